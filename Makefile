@@ -1,0 +1,59 @@
+# Quartermaster: `make run` serves it, `make test` runs the whole suite.
+# Both start the embedded PostgreSQL (in .data/) unless DATABASE_URL is set (core/devdb.py).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WITH_DB := $(PY) -m core.devdb --
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Lint needs Django settings importable, not a database: any well-formed URL will do.
+LINT_ENV := DATABASE_URL=$${DATABASE_URL:-postgresql://lint@localhost/lint}
+
+.PHONY: run test lint format migrate shell requirements clean-data
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+run: $(STAMP)
+	$(WITH_DB) sh -c '\
+	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py bootstrap_admin --demo && \
+	  echo "" && \
+	  echo "Quartermaster is starting on http://$(HOST):$(PORT)/" && \
+	  echo "  console   http://$(HOST):$(PORT)/" && \
+	  echo "  admin     http://$(HOST):$(PORT)/admin/" && \
+	  echo "  API docs  http://$(HOST):$(PORT)/api/docs/  (Redoc: /api/redoc/)" && \
+	  echo "" && \
+	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
+
+test: $(STAMP)
+	$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(LINT_ENV) $(VENV)/bin/mypy .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(STAMP)
+	$(WITH_DB) $(PY) manage.py migrate
+
+shell: $(STAMP)
+	$(WITH_DB) $(PY) manage.py shell
+
+# Re-pin requirements*.txt after editing requirements*.in.
+requirements: $(STAMP)
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url -o requirements-dev.txt requirements-dev.in
+
+# Removes the embedded database and the generated development secrets.
+clean-data:
+	rm -rf .data

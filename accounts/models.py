@@ -1,0 +1,99 @@
+"""Users: the custom AUTH_USER_MODEL, from the first migration."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+USERNAME_VALIDATOR = RegexValidator(
+    r"^[a-z0-9_.-]{3,32}$",
+    "3 to 32 characters: lower-case letters, digits, '_', '.' or '-'.",
+)
+
+
+class PlatformRole(models.TextChoices):
+    PLATFORM_ADMIN = "platform_admin", "Platform admin"
+    PLATFORM_OPERATOR = "platform_operator", "Platform operator"
+    NONE = "none", "None"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """E-mail addresses are stored lower-case, so uniqueness is case-insensitive."""
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=self.normalize_email(username))
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("platform_role", PlatformRole.PLATFORM_ADMIN)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True, max_length=254)
+    username = models.CharField(
+        max_length=32, unique=True, null=True, blank=True, validators=[USERNAME_VALIDATOR]
+    )
+    full_name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    # is_staff opens the Django admin; platform_role says what the person may do there.
+    is_staff = models.BooleanField(default=False)
+    platform_role = models.CharField(
+        max_length=32, choices=PlatformRole.choices, default=PlatformRole.NONE, db_index=True
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="user_email_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = UserManager.normalize_email(self.email)
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.is_active and self.platform_role == PlatformRole.PLATFORM_ADMIN
+
+    @property
+    def is_platform_staff(self) -> bool:
+        """Platform admins and operators: may work across tenants in the console."""
+        return self.is_active and self.platform_role in (
+            PlatformRole.PLATFORM_ADMIN,
+            PlatformRole.PLATFORM_OPERATOR,
+        )

