@@ -6,6 +6,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -97,3 +98,40 @@ class User(AbstractBaseUser, PermissionsMixin):
             PlatformRole.PLATFORM_ADMIN,
             PlatformRole.PLATFORM_OPERATOR,
         )
+
+
+class Role(models.Model):
+    """A named set of registered permissions. System roles have no tenant; custom roles have one.
+
+    Shared system roles rule out django-scopes' manager here (it would hide them); selectors
+    always filter by tenant explicitly, and row-level security hides other tenants' custom roles.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50)
+    description = models.TextField(blank=True)
+    permissions = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    rank = models.PositiveSmallIntegerField(help_text="1-40; owner 40, admin 30, member 20, viewer 10.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-rank", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "slug"], name="role_slug_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["slug"], condition=models.Q(tenant__isnull=True), name="role_system_slug_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(rank__gte=1, rank__lte=40), name="role_rank_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_system(self) -> bool:
+        return self.tenant_id is None

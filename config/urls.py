@@ -6,7 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core import views as core_views
 
-api_v1: list = []
+api_v1: list = [
+    path("", include("tenants.api.urls")),
+    path("", include("audit.api.urls")),
+]
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),

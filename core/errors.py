@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -127,7 +128,13 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every handled error leaves in the one JSON format."""
+    """DRF's EXCEPTION_HANDLER: every handled error leaves in the one JSON format.
+
+    Our API views run each request in one transaction (core.api.BaseApi); an error response
+    rolls it back, so nothing is half-written.
+    """
+    if getattr(context.get("view"), "qm_atomic", False) and connection.in_atomic_block:
+        transaction.set_rollback(True)
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.status_code, code=exc.code, detail=exc.detail, errors=exc.errors),

@@ -11,6 +11,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOpera
 from django.core.signals import request_finished
 from django.http import Http404, HttpRequest, HttpResponse
 
+from core.context import ActorContext, client_ip, set_context
 from core.errors import api_error_response, is_api_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -22,6 +23,7 @@ logger = structlog.get_logger(__name__)
 
 def _clear_log_context(**kwargs: object) -> None:
     structlog.contextvars.clear_contextvars()
+    set_context(ActorContext())
 
 
 request_finished.connect(_clear_log_context, dispatch_uid="qm-clear-log-context")
@@ -41,6 +43,13 @@ class RequestIdMiddleware:
         # "Not Found: ..." line, written after the middleware returns, carries the id too.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        set_context(
+            ActorContext(
+                request_id=request_id,
+                ip_address=client_ip(request),
+                user_agent=request.headers.get("User-Agent", "")[:500],
+            )
+        )
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response

@@ -1,0 +1,177 @@
+"""The API base classes. Every Quartermaster API view derives from one of them.
+
+`BaseApi`: one database transaction per request (rolled back when the response is an error),
+the actor recorded for the audit log, and the database session settings of row-level security
+restored when the request ends.
+
+`TenantScopedApi`: everything under `/api/v1/tenants/{tenant_id}/`. It resolves the tenant from
+the URL once, checks membership (or platform role) once, activates the tenant's scope for
+django-scopes and for row-level security, and checks a declarative map of HTTP method →
+required permission. Subclasses declare `permission_map`; they cannot override the hooks that
+enforce it (`__init_subclass__` refuses), so a view cannot forget or skip the check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import ExitStack
+from typing import Any, ClassVar, cast
+
+from django.db import connection, transaction
+from django.db.models import Model, QuerySet
+from django_scopes import scope, scopes_disabled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from accounts import permissions as registry
+from accounts.models import User
+from core.context import update_context
+from core.errors import NotFound, PermissionDeniedError
+from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING
+
+# Special entries of a permission map, beyond the role registry.
+PLATFORM_STAFF = "platform:staff"  # platform admins and operators
+PLATFORM_ADMIN = "platform:admin"  # platform admins only
+_SPECIAL = {PLATFORM_STAFF, PLATFORM_ADMIN}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_HANDLERS = ("get", "post", "put", "patch", "delete")
+_SETTINGS = (TENANT_SETTING, USER_SETTING, BYPASS_SETTING)
+
+
+def _read_settings() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(["coalesce(current_setting(%s, true), '')"] * 3), list(_SETTINGS)
+        )
+        return list(cursor.fetchone())
+
+
+def set_request_settings(*, tenant_id: Any = "", user_id: Any = "", bypass: bool = False) -> None:
+    """Set the row-level-security settings for the rest of this request's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true)",
+            [
+                TENANT_SETTING,
+                str(tenant_id or ""),
+                USER_SETTING,
+                str(user_id or ""),
+                BYPASS_SETTING,
+                "on" if bypass else "",
+            ],
+        )
+
+
+class BaseApi(APIView):
+    """One transaction per request; the actor recorded; RLS settings scoped to the request."""
+
+    qm_atomic: ClassVar[bool] = True
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self._stack = ExitStack()
+        with transaction.atomic(), self._stack:
+            previous = _read_settings()
+            response = super().dispatch(request, *args, **kwargs)
+            if not connection.needs_rollback:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true)",
+                        [x for pair in zip(_SETTINGS, previous, strict=True) for x in pair],
+                    )
+            return response
+
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        user = request.user if request.user and request.user.is_authenticated else None
+        update_context(user=user, api_key=getattr(request, "api_key", None))
+        if user is not None:
+            # The user's own rows (their memberships) become visible; no tenant yet.
+            set_request_settings(user_id=user.pk)
+
+
+class TenantScopedApi(BaseApi):
+    """A view under /api/v1/tenants/{tenant_id}/ with a method → permission map."""
+
+    permission_map: ClassVar[dict[str, str]] = {}
+    pagination_class: ClassVar[Any] = api_settings.DEFAULT_PAGINATION_CLASS
+    _sealed = ("dispatch", "initial", "perform_authentication", "check_permissions", "resolve_tenant")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls._sealed:
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} may not override {name}: it enforces tenant isolation.")
+        for handler in _HANDLERS:
+            if hasattr(cls, handler) and handler.upper() not in cls.permission_map:
+                raise TypeError(f"{cls.__name__}.{handler} has no entry in permission_map.")
+        for method, permission in cls.permission_map.items():
+            if permission not in registry.ALL and permission not in _SPECIAL:
+                raise TypeError(f"{cls.__name__}: {method} needs {permission!r}, which is not registered.")
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)  # IsAuthenticated: anonymous callers get 401 first
+        user = cast(User, request.user)
+        tenant = self.resolve_tenant(user, self.kwargs["tenant_id"])
+        set_request_settings(tenant_id=tenant.pk, user_id=user.pk)
+        self._stack.enter_context(scope(tenant=tenant.pk))
+        from tenants.selectors import membership_for
+
+        membership = membership_for(user=user, tenant=tenant)
+        perms = registry.effective_permissions(user=user, role=membership.role if membership else None)
+        if membership is None and not user.is_platform_staff:
+            raise PermissionDeniedError("You are not a member of this tenant.", code="not_a_member")
+        required = self.permission_map.get(request.method or "")
+        if required is None:
+            self.http_method_not_allowed(request)
+        if not self._allowed(user, required, perms):
+            raise PermissionDeniedError(f"This needs the {required} permission.", code="missing_permission")
+        if tenant.is_suspended and request.method not in _SAFE_METHODS and not user.is_platform_staff:
+            raise PermissionDeniedError(
+                "This tenant is suspended: it can read but not change anything.", code="tenant_suspended"
+            )
+        request.tenant = tenant  # type: ignore[attr-defined]  # the resolved tenant, set once here
+        request.membership = membership  # type: ignore[attr-defined]
+        request.permissions = perms  # type: ignore[attr-defined]
+        update_context(extra={"tenant_id": str(tenant.pk)})
+
+    @staticmethod
+    def _allowed(user: Any, required: str | None, perms: frozenset[str]) -> bool:
+        if required == PLATFORM_ADMIN:
+            return bool(user.is_platform_admin)
+        if required == PLATFORM_STAFF:
+            return bool(user.is_platform_staff)
+        return required in perms
+
+    def resolve_tenant(self, user: User, tenant_id: uuid.UUID) -> Any:
+        from tenants.models import Tenant
+
+        with scopes_disabled():
+            tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            # Whether a tenant exists is not for non-members to learn: same answer as "not a member".
+            if user.is_platform_staff:
+                raise NotFound("No such tenant.")
+            raise PermissionDeniedError("You are not a member of this tenant.", code="not_a_member")
+        return tenant
+
+    # Helpers for subclasses -----------------------------------------------------------------
+
+    @property
+    def tenant(self) -> Any:
+        return self.request.tenant  # type: ignore[attr-defined]
+
+    def get_or_404(self, queryset: QuerySet[Any], **lookup: Any) -> Any:
+        """Fetch one object of this tenant's; another tenant's id answers exactly like a missing one."""
+        obj: Model | None = queryset.filter(**lookup).first()
+        if obj is None:
+            raise NotFound()
+        return obj
+
+    def paginated(self, queryset: QuerySet[Any], serializer_class: Any, **context: Any) -> Response:
+        paginator = self.pagination_class() if self.pagination_class else None
+        if paginator is None:
+            return Response(serializer_class(queryset, many=True, context=context).data)
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)

@@ -1,0 +1,57 @@
+"""Reads of tenants, teams and memberships. The tenant is always passed explicitly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django_scopes import scopes_disabled
+
+from accounts.models import Role
+from tenants.models import Membership, Team, Tenant
+
+
+def membership_for(*, user: Any, tenant: Tenant) -> Membership | None:
+    """The user's membership in `tenant`, with its role, or None."""
+    return Membership.objects.select_related("role").filter(tenant=tenant, user=user).first()
+
+
+def tenant_list_for_user(*, user: Any) -> QuerySet[Tenant]:
+    """The tenants `user` may see: their memberships' tenants, or every tenant for platform staff."""
+    if user.is_platform_staff:
+        return Tenant.objects.order_by("name", "id")
+    # Memberships are read through the user's own-rows RLS policy, across tenants.
+    with scopes_disabled():
+        tenant_ids = Membership.objects.filter(user=user).values("tenant_id")
+    return Tenant.objects.filter(id__in=tenant_ids).order_by("name", "id")
+
+
+def tenant_member_counts(*, tenant: Tenant) -> dict[str, int]:
+    return {"members": Membership.objects.filter(tenant=tenant).count()}
+
+
+def team_list(*, tenant: Tenant) -> QuerySet[Team]:
+    return (
+        Team.objects.filter(tenant=tenant).annotate(member_count=Count("memberships")).order_by("name", "id")
+    )
+
+
+def member_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Membership]:
+    qs = Membership.objects.filter(tenant=tenant).select_related("user", "role", "team")
+    filters = filters or {}
+    if filters.get("role"):
+        qs = qs.filter(role__slug=filters["role"])
+    if filters.get("team"):
+        qs = qs.filter(team_id=filters["team"])
+    if filters.get("q"):
+        qs = qs.filter(Q(user__email__icontains=filters["q"]) | Q(user__full_name__icontains=filters["q"]))
+    return qs.order_by("joined_at", "id")
+
+
+def role_list(*, tenant: Tenant) -> QuerySet[Role]:
+    """System roles and this tenant's custom roles."""
+    return Role.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant)).order_by("-rank", "name", "id")
+
+
+def owner_count(*, tenant: Tenant) -> int:
+    return Membership.objects.filter(tenant=tenant, role__slug="owner", role__tenant__isnull=True).count()

@@ -1,0 +1,469 @@
+"""Writes on tenants, teams, memberships and roles: one transaction each, audited inside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts import permissions as registry
+from accounts.models import Role
+from audit.models import Severity
+from audit.services import audit_record, changes
+from core.errors import Conflict, InvalidInput, PermissionDeniedError
+from core.tenancy import tenant_context
+from tenants import selectors
+from tenants.models import Membership, Team, Tenant, TenantStatus
+
+# Platform admins outrank every tenant role.
+PLATFORM_ADMIN_RANK = 1000
+
+
+def _snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
+    return {f: getattr(obj, f) for f in fields}
+
+
+def _full_clean(obj: Any, **kwargs: Any) -> None:
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "Some fields are invalid.", code="validation_error", errors=exc.message_dict
+        ) from exc
+
+
+def actor_rank(*, actor: Any, tenant: Tenant) -> int:
+    """How high `actor` stands in `tenant`: their role's rank; platform admins above all."""
+    if actor.is_platform_admin:
+        return PLATFORM_ADMIN_RANK
+    membership = selectors.membership_for(user=actor, tenant=tenant)
+    return membership.role.rank if membership else 0
+
+
+def _actor_permissions(*, actor: Any, tenant: Tenant) -> frozenset[str]:
+    membership = selectors.membership_for(user=actor, tenant=tenant)
+    return registry.effective_permissions(user=actor, role=membership.role if membership else None)
+
+
+# --- Tenants ----------------------------------------------------------------------------------
+
+TENANT_FIELDS = [
+    "name",
+    "admin_email",
+    "timezone",
+    "model_defaults",
+    "resource_limits",
+    "plan",
+    "require_2fa",
+]
+# Fields that only platform staff change: they are what the tenant pays for.
+PLATFORM_ONLY_FIELDS = {"resource_limits", "plan"}
+
+
+@transaction.atomic
+def tenant_create(
+    *, actor: Any, name: str, slug: str = "", admin_email: str, owner: Any = None, **fields: Any
+) -> Tenant:
+    """Create a tenant (platform admins); `owner`, if given, becomes its first owner."""
+    tenant = Tenant(name=name, slug=slug or slugify(name)[:50], admin_email=admin_email, **fields)
+    _full_clean(tenant)
+    try:
+        with transaction.atomic():
+            tenant.save()
+    except IntegrityError as exc:
+        raise InvalidInput(
+            "Some fields are invalid.", code="validation_error", errors={"slug": ["This slug is taken."]}
+        ) from exc
+    with tenant_context(tenant):
+        audit_record(
+            action="tenant.created",
+            tenant=tenant,
+            target=tenant,
+            details={"slug": tenant.slug, "plan": tenant.plan, "admin_email": tenant.admin_email},
+            actor=actor,
+        )
+        if owner is not None:
+            membership_create(tenant=tenant, user=owner, role=system_role("owner"), actor=actor)
+    return tenant
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Tenant:
+    """Change a tenant's profile; plan and resource limits are for platform staff only."""
+    forbidden = sorted(set(data) & PLATFORM_ONLY_FIELDS) if not actor.is_platform_staff else []
+    if forbidden:
+        raise PermissionDeniedError(
+            "Only platform staff change a tenant's plan and resource limits.",
+            code="platform_staff_only",
+            errors={f: ["Only platform staff may change this."] for f in forbidden},
+        )
+    if "require_2fa" in data and "tenant:admin" not in _actor_permissions(actor=actor, tenant=tenant):
+        raise PermissionDeniedError(
+            "Requiring 2FA needs the tenant:admin permission.", code="missing_permission"
+        )
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    before = _snapshot(tenant, TENANT_FIELDS)
+    for field, value in data.items():
+        setattr(tenant, field, value)
+    _full_clean(tenant)
+    tenant.save()
+    diff = changes(before, _snapshot(tenant, TENANT_FIELDS))
+    if diff:
+        audit_record(
+            action="tenant.updated", tenant=tenant, target=tenant, details={"changes": diff}, actor=actor
+        )
+    return tenant
+
+
+@transaction.atomic
+def tenant_suspend(*, tenant: Tenant, actor: Any, reason: str) -> Tenant:
+    """Suspend a tenant: its members and keys keep reading but can no longer write."""
+    if not reason.strip():
+        raise InvalidInput("A reason is required.", errors={"reason": ["This field is required."]})
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if tenant.status == TenantStatus.SUSPENDED:
+        raise Conflict("The tenant is already suspended.", code="already_suspended")
+    previous = tenant.status
+    tenant.status = TenantStatus.SUSPENDED
+    tenant.suspended_at = timezone.now()
+    tenant.suspension_reason = reason.strip()
+    tenant.save(update_fields=["status", "suspended_at", "suspension_reason", "updated_at"])
+    audit_record(
+        action="tenant.suspended",
+        tenant=tenant,
+        target=tenant,
+        severity=Severity.WARNING,
+        details={"reason": tenant.suspension_reason, "previous_status": previous},
+        actor=actor,
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_reactivate(*, tenant: Tenant, actor: Any, reason: str) -> Tenant:
+    """Lift a suspension."""
+    if not reason.strip():
+        raise InvalidInput("A reason is required.", errors={"reason": ["This field is required."]})
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if tenant.status != TenantStatus.SUSPENDED:
+        raise Conflict("The tenant is not suspended.", code="not_suspended")
+    previous_reason = tenant.suspension_reason
+    tenant.status = TenantStatus.ACTIVE
+    tenant.suspended_at = None
+    tenant.suspension_reason = ""
+    tenant.save(update_fields=["status", "suspended_at", "suspension_reason", "updated_at"])
+    audit_record(
+        action="tenant.reactivated",
+        tenant=tenant,
+        target=tenant,
+        severity=Severity.WARNING,
+        details={"reason": reason.strip(), "suspension_reason": previous_reason},
+        actor=actor,
+    )
+    return tenant
+
+
+# --- Teams ------------------------------------------------------------------------------------
+
+
+def _save_unique(obj: Any, field: str, message: str) -> None:
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise InvalidInput(
+            "Some fields are invalid.", code="validation_error", errors={field: [message]}
+        ) from exc
+
+
+@transaction.atomic
+def team_create(*, tenant: Tenant, actor: Any, name: str, slug: str = "", description: str = "") -> Team:
+    """Create a team in `tenant`."""
+    team = Team(tenant=tenant, name=name, slug=slug or slugify(name)[:50], description=description)
+    _full_clean(team, exclude=["tenant"])
+    _save_unique(team, "slug", "A team with this slug exists.")
+    audit_record(
+        action="team.created",
+        tenant=tenant,
+        target=team,
+        details={"name": name, "slug": team.slug},
+        actor=actor,
+    )
+    return team
+
+
+@transaction.atomic
+def team_update(*, team: Team, actor: Any, data: dict[str, Any]) -> Team:
+    fields = ["name", "slug", "description"]
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    before = _snapshot(team, fields)
+    for field, value in data.items():
+        setattr(team, field, value)
+    _full_clean(team, exclude=["tenant"])
+    _save_unique(team, "slug", "A team with this slug exists.")
+    diff = changes(before, _snapshot(team, fields))
+    if diff:
+        audit_record(
+            action="team.updated", tenant=team.tenant_id, target=team, details={"changes": diff}, actor=actor
+        )
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: Any) -> None:
+    """Delete a team; its members stay in the tenant without a team."""
+    audit_record(
+        action="team.deleted",
+        tenant=team.tenant_id,
+        target=team,
+        severity=Severity.WARNING,
+        details={"name": team.name, "slug": team.slug},
+        actor=actor,
+    )
+    team.delete()
+
+
+# --- Memberships ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_create(
+    *, tenant: Tenant, user: Any, role: Role, actor: Any, team: Team | None = None
+) -> Membership:
+    """Add `user` to `tenant` with `role` (used by tenant creation, sign-up and invites)."""
+    if role.tenant_id not in (None, tenant.pk):
+        raise InvalidInput("Unknown role.", errors={"role_id": ["No such role in this tenant."]})
+    membership = Membership(
+        tenant=tenant,
+        user=user,
+        role=role,
+        team=team,
+        invited_by=actor if getattr(actor, "pk", None) != user.pk else None,
+        role_assigned_by=actor,
+    )
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError as exc:
+        raise Conflict("This user is already a member.", code="already_member") from exc
+    audit_record(
+        action="member.added",
+        tenant=tenant,
+        target=membership,
+        target_label=user.email,
+        details={"user_id": user.pk, "role": role.slug, "team_id": team.pk if team else None},
+        actor=actor,
+    )
+    return membership
+
+
+def _guard_rank(*, actor: Any, tenant: Tenant, target: Membership, new_role: Role | None = None) -> None:
+    rank = actor_rank(actor=actor, tenant=tenant)
+    if target.role.rank > rank:
+        raise PermissionDeniedError("You cannot change a member ranked above you.", code="rank_too_low")
+    if new_role is not None and new_role.rank > rank:
+        raise PermissionDeniedError("You cannot assign a role ranked above your own.", code="rank_too_low")
+
+
+def _is_owner_role(role: Role) -> bool:
+    return role.tenant_id is None and role.slug == "owner"
+
+
+@transaction.atomic
+def member_update(
+    *,
+    membership: Membership,
+    actor: Any,
+    role: Role | None = None,
+    team: Team | None = None,
+    clear_team: bool = False,
+) -> Membership:
+    """Change a member's role and/or team, within the actor's rank; the last owner stays owner."""
+    tenant = membership.tenant
+    # Lock the tenant's owner memberships first (primary-key order), so two admins demoting
+    # the last two owners at once cannot both succeed.
+    list(
+        Membership.objects.select_for_update()
+        .filter(tenant=tenant, role__slug="owner")
+        .order_by("pk")
+        .values("pk")
+    )
+    membership = Membership.objects.select_for_update().select_related("role", "user").get(pk=membership.pk)
+    _guard_rank(actor=actor, tenant=tenant, target=membership, new_role=role)
+    before = {"role": membership.role.slug, "team_id": membership.team_id}
+    if role is not None and role.pk != membership.role_id:
+        if (
+            _is_owner_role(membership.role)
+            and not _is_owner_role(role)
+            and selectors.owner_count(tenant=tenant) <= 1
+        ):
+            raise Conflict(
+                "The last owner cannot be demoted; make someone else owner first.", code="last_owner"
+            )
+        membership.role = role
+        membership.role_assigned_by = actor
+        membership.role_assigned_at = timezone.now()
+    if team is not None or clear_team:
+        membership.team = team
+    membership.save()
+    after = {"role": membership.role.slug, "team_id": membership.team_id}
+    diff = changes(before, after)
+    if diff:
+        audit_record(
+            action="member.role_changed" if "role" in diff else "member.updated",
+            tenant=tenant,
+            target=membership,
+            target_label=membership.user.email,
+            severity=Severity.WARNING if "role" in diff else Severity.INFO,
+            details={"changes": diff, "user_id": membership.user_id},
+            actor=actor,
+        )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, actor: Any) -> None:
+    """Remove a member, within the actor's rank; the last owner cannot be removed."""
+    tenant = membership.tenant
+    list(
+        Membership.objects.select_for_update()
+        .filter(tenant=tenant, role__slug="owner")
+        .order_by("pk")
+        .values("pk")
+    )
+    membership = Membership.objects.select_for_update().select_related("role", "user").get(pk=membership.pk)
+    _guard_rank(actor=actor, tenant=tenant, target=membership)
+    if _is_owner_role(membership.role) and selectors.owner_count(tenant=tenant) <= 1:
+        raise Conflict("The last owner cannot be removed.", code="last_owner")
+    audit_record(
+        action="member.removed",
+        tenant=tenant,
+        target=membership,
+        target_label=membership.user.email,
+        severity=Severity.WARNING,
+        details={"user_id": membership.user_id, "role": membership.role.slug},
+        actor=actor,
+    )
+    membership.delete()
+
+
+# --- Roles ------------------------------------------------------------------------------------
+
+
+def _check_grantable(*, actor: Any, tenant: Tenant, permissions: list[str], rank: int) -> list[str]:
+    unknown = registry.unknown(permissions)
+    if unknown:
+        raise InvalidInput(
+            "Some permissions are not registered.",
+            code="validation_error",
+            errors={"permissions": [f"Unknown permission: {p}" for p in unknown]},
+        )
+    held = _actor_permissions(actor=actor, tenant=tenant)
+    beyond = sorted(set(permissions) - held)
+    if beyond:
+        raise PermissionDeniedError(
+            "A role cannot grant permissions you do not hold.",
+            code="permission_not_held",
+            errors={"permissions": [f"Not held: {p}" for p in beyond]},
+        )
+    if rank > actor_rank(actor=actor, tenant=tenant):
+        raise PermissionDeniedError("A role cannot rank above your own.", code="rank_too_low")
+    return sorted(set(permissions))
+
+
+@transaction.atomic
+def role_create(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    name: str,
+    permissions: list[str],
+    rank: int,
+    slug: str = "",
+    description: str = "",
+) -> Role:
+    """Create a custom role: registered permissions only, none the actor lacks, not above them."""
+    perms = _check_grantable(actor=actor, tenant=tenant, permissions=permissions, rank=rank)
+    role = Role(
+        tenant=tenant,
+        name=name,
+        slug=slug or slugify(name)[:50],
+        description=description,
+        permissions=perms,
+        rank=rank,
+    )
+    _full_clean(role, exclude=["tenant"])
+    if role.slug in registry.SYSTEM_ROLES:
+        raise InvalidInput(
+            "Some fields are invalid.",
+            code="validation_error",
+            errors={"slug": ["This slug is reserved for a system role."]},
+        )
+    _save_unique(role, "slug", "A role with this slug exists.")
+    audit_record(
+        action="role.created",
+        tenant=tenant,
+        target=role,
+        details={"permissions": perms, "rank": rank},
+        actor=actor,
+    )
+    return role
+
+
+@transaction.atomic
+def role_update(*, role: Role, actor: Any, data: dict[str, Any]) -> Role:
+    if role.is_system:
+        raise PermissionDeniedError("System roles cannot be changed.", code="system_role")
+    tenant = Tenant.objects.get(pk=str(role.tenant_id))
+    role = Role.objects.select_for_update().get(pk=role.pk)
+    if role.rank > actor_rank(actor=actor, tenant=tenant):
+        raise PermissionDeniedError("You cannot change a role ranked above your own.", code="rank_too_low")
+    fields = ["name", "description", "permissions", "rank"]
+    before = _snapshot(role, fields)
+    if "permissions" in data or "rank" in data:
+        data["permissions"] = _check_grantable(
+            actor=actor,
+            tenant=tenant,
+            permissions=data.get("permissions", role.permissions),
+            rank=data.get("rank", role.rank),
+        )
+    for field, value in data.items():
+        setattr(role, field, value)
+    _full_clean(role, exclude=["tenant"])
+    role.save()
+    diff = changes(before, _snapshot(role, fields))
+    if diff:
+        audit_record(
+            action="role.updated",
+            tenant=tenant,
+            target=role,
+            severity=Severity.WARNING,
+            details={"changes": diff},
+            actor=actor,
+        )
+    return role
+
+
+@transaction.atomic
+def role_delete(*, role: Role, actor: Any) -> None:
+    if role.is_system:
+        raise PermissionDeniedError("System roles cannot be deleted.", code="system_role")
+    if Membership.objects.filter(tenant_id=str(role.tenant_id), role=role).exists():
+        raise Conflict("Members still hold this role; give them another role first.", code="role_in_use")
+    audit_record(
+        action="role.deleted",
+        tenant=role.tenant_id,
+        target=role,
+        severity=Severity.WARNING,
+        details={"permissions": role.permissions, "rank": role.rank},
+        actor=actor,
+    )
+    role.delete()
+
+
+def system_role(slug: str) -> Role:
+    """One of owner/admin/member/viewer (readable in every context: RLS shares them)."""
+    return Role.objects.get(tenant=None, slug=slug)
