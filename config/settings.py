@@ -137,6 +137,9 @@ def _database(var: str) -> dict:
 DATABASES = {"default": _database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets two test runs share one server (pytest-xdist adds its own suffix on top).
+if env.str("DATABASE_TEST_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME")}
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "quartermaster"
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = _database("DATABASE_REPLICA_URL")

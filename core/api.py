@@ -20,6 +20,7 @@ from typing import Any, ClassVar, cast
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
 from django_scopes import scope, scopes_disabled
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -175,3 +176,11 @@ class TenantScopedApi(BaseApi):
             return Response(serializer_class(queryset, many=True, context=context).data)
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+
+def filter_parameters(filterset_class: Any) -> list[OpenApiParameter]:
+    """OpenAPI query parameters for a django-filter FilterSet used by a plain APIView."""
+    return [
+        OpenApiParameter(name, str, OpenApiParameter.QUERY, description=str(f.extra.get("help_text", "")))
+        for name, f in filterset_class.base_filters.items()
+    ]

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from audit.models import AuditLogEntry, Severity
 from audit.selectors import audit_log_list
-from core.api import TenantScopedApi
+from core.api import TenantScopedApi, filter_parameters
 from core.errors import InvalidInput
 from core.pagination import CursorPagination
 
@@ -65,7 +65,9 @@ class AuditLogListApi(TenantScopedApi):
     pagination_class = CursorPagination
 
     @extend_schema(
-        responses=AuditLogOutput(many=True), parameters=[AuditLogFilter], operation_id="audit_logs_list"
+        responses=AuditLogOutput(many=True),
+        parameters=filter_parameters(AuditLogFilter),
+        operation_id="audit_logs_list",
     )
     def get(self, request: Request, tenant_id: Any) -> Response:
         filterset = AuditLogFilter(request.query_params, queryset=audit_log_list(tenant=self.tenant))

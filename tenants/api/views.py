@@ -40,7 +40,7 @@ class TenantOutput(serializers.ModelSerializer[Tenant]):
 class TenantListCreateApi(BaseApi):
     """The caller's tenants (every tenant for platform staff); platform admins create tenants."""
 
-    class CreateInput(serializers.Serializer):
+    class TenantCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         slug = serializers.CharField(max_length=50, required=False, allow_blank=True)
         admin_email = serializers.EmailField()
@@ -57,11 +57,11 @@ class TenantListCreateApi(BaseApi):
 
     pagination_class = TenantScopedApi.pagination_class
 
-    @extend_schema(request=CreateInput, responses={201: TenantOutput}, operation_id="tenants_create")
+    @extend_schema(request=TenantCreateInput, responses={201: TenantOutput}, operation_id="tenants_create")
     def post(self, request: Request) -> Response:
         if not request.user.is_platform_admin:  # type: ignore[union-attr]
             raise PermissionDeniedError("Only platform admins create tenants.", code="platform_admin_only")
-        data = self.CreateInput(data=request.data)
+        data = self.TenantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         owner = None
@@ -80,7 +80,7 @@ class TenantListCreateApi(BaseApi):
 class TenantDetailApi(TenantScopedApi):
     permission_map = {"GET": "tenant:read", "PATCH": "tenant:write"}
 
-    class UpdateInput(serializers.Serializer):
+    class TenantUpdateInput(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False)
         admin_email = serializers.EmailField(required=False)
         timezone = serializers.CharField(max_length=64, required=False)
@@ -95,9 +95,9 @@ class TenantDetailApi(TenantScopedApi):
     def get(self, request: Request, tenant_id: Any) -> Response:
         return Response(TenantOutput(self.tenant).data)
 
-    @extend_schema(request=UpdateInput, responses=TenantOutput, operation_id="tenant_update")
+    @extend_schema(request=TenantUpdateInput, responses=TenantOutput, operation_id="tenant_update")
     def patch(self, request: Request, tenant_id: Any) -> Response:
-        data = self.UpdateInput(data=request.data, partial=True)
+        data = self.TenantUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         tenant = services.tenant_update(
             tenant=self.tenant, actor=request.user, data=dict(data.validated_data)
@@ -297,7 +297,7 @@ class MemberListApi(TenantScopedApi):
 class MemberDetailApi(TenantScopedApi):
     permission_map = {"GET": "members:read", "PATCH": "members:write", "DELETE": "members:delete"}
 
-    class UpdateInput(serializers.Serializer):
+    class MemberUpdateInput(serializers.Serializer):
         role_id = serializers.UUIDField(required=False)
         team_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -308,10 +308,10 @@ class MemberDetailApi(TenantScopedApi):
     def get(self, request: Request, tenant_id: Any, membership_id: Any) -> Response:
         return Response(MemberOutput(self._member(membership_id)).data)
 
-    @extend_schema(request=UpdateInput, responses=MemberOutput, operation_id="member_update")
+    @extend_schema(request=MemberUpdateInput, responses=MemberOutput, operation_id="member_update")
     def patch(self, request: Request, tenant_id: Any, membership_id: Any) -> Response:
         membership = self._member(membership_id)
-        data = self.UpdateInput(data=request.data)
+        data = self.MemberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         role = team = None
