@@ -72,10 +72,13 @@ class BaseApi(APIView):
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self._stack = ExitStack()
+        # As the outermost transaction (production), the commit discards the settings anyway;
+        # nested in another one (tests, internal calls) they are put back as they were.
+        nested = connection.in_atomic_block
         with transaction.atomic(), self._stack:
-            previous = _read_settings()
+            previous = _read_settings() if nested else None
             response = super().dispatch(request, *args, **kwargs)
-            if not connection.needs_rollback:
+            if previous is not None and not connection.needs_rollback:
                 with connection.cursor() as cursor:
                     cursor.execute(
                         "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true)",
@@ -87,7 +90,7 @@ class BaseApi(APIView):
         super().perform_authentication(request)
         user = request.user if request.user and request.user.is_authenticated else None
         update_context(user=user, api_key=getattr(request, "api_key", None))
-        if user is not None:
+        if user is not None and not isinstance(self, TenantScopedApi):  # that one sets both at once
             # The user's own rows (their memberships) become visible; no tenant yet.
             set_request_settings(user_id=user.pk)
 

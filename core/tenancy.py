@@ -105,13 +105,25 @@ def user_context(user: Any) -> Iterator[None]:
 
 
 @contextmanager
-def platform_bypass(*, reason: str, actor: Any = None, log: bool = True) -> Iterator[None]:
-    """Work across every tenant. The one escape hatch: say why; it is logged each time."""
+def platform_bypass(
+    *, reason: str, actor: Any = None, log: bool = True, audit: bool = False
+) -> Iterator[None]:
+    """Work across every tenant. The one escape hatch: say why; it is logged each time.
+
+    audit=True also writes a `platform.bypass` audit entry in the same transaction (commands
+    and tasks do; the admin audits its writes through the services instead of every page view).
+    """
     if not reason:
         raise ValueError("platform_bypass needs a reason")
     if log:
         logger.info("platform_bypass", reason=reason, actor=str(getattr(actor, "pk", actor) or "system"))
     with _db_settings(**{BYPASS_SETTING: "on", TENANT_SETTING: ""}), scopes_disabled():
+        if audit:
+            from audit.services import audit_record  # audit depends on core, not the reverse
+
+            audit_record(
+                action="platform.bypass", details={"reason": reason}, actor=actor, system=actor is None
+            )
         yield
 
 
