@@ -78,6 +78,8 @@ class BaseApi(APIView):
         with transaction.atomic(), self._stack:
             previous = _read_settings() if nested else None
             response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)  # an error response, raised or returned, writes nothing
             if previous is not None and not connection.needs_rollback:
                 with connection.cursor() as cursor:
                     cursor.execute(
@@ -89,7 +91,8 @@ class BaseApi(APIView):
     def perform_authentication(self, request: Request) -> None:
         super().perform_authentication(request)
         user = request.user if request.user and request.user.is_authenticated else None
-        update_context(user=user, api_key=getattr(request, "api_key", None))
+        api_key = request.auth if getattr(request.auth, "is_api_key", False) else None
+        update_context(user=user, api_key=api_key)
         if user is not None and not isinstance(self, TenantScopedApi):  # that one sets both at once
             # The user's own rows (their memberships) become visible; no tenant yet.
             set_request_settings(user_id=user.pk)
@@ -100,7 +103,16 @@ class TenantScopedApi(BaseApi):
 
     permission_map: ClassVar[dict[str, str]] = {}
     pagination_class: ClassVar[Any] = api_settings.DEFAULT_PAGINATION_CLASS
-    _sealed = ("dispatch", "initial", "perform_authentication", "check_permissions", "resolve_tenant")
+    _sealed = (
+        "dispatch",
+        "initial",
+        "perform_authentication",
+        "check_permissions",
+        "resolve_tenant",
+        "permission_classes",
+        "authentication_classes",
+        "handle_exception",
+    )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,7 +128,9 @@ class TenantScopedApi(BaseApi):
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)  # IsAuthenticated: anonymous callers get 401 first
-        user = cast(User, request.user)
+        if not (request.user and request.user.is_authenticated):
+            self.permission_denied(request)  # belt and braces: 401 whatever permission_classes say
+        user = request.user
         tenant = self.resolve_tenant(user, self.kwargs["tenant_id"])
         set_request_settings(tenant_id=tenant.pk, user_id=user.pk)
         self._stack.enter_context(scope(tenant=tenant.pk))
@@ -124,14 +138,30 @@ class TenantScopedApi(BaseApi):
 
         membership = membership_for(user=user, tenant=tenant)
         perms = registry.effective_permissions(user=user, role=membership.role if membership else None)
-        if membership is None and not user.is_platform_staff:
+        # An API key acts for its creator, narrowed to its scopes, in its own tenant only; the
+        # creator's platform role never widens what a key may do.
+        api_key: Any = request.auth if getattr(request.auth, "is_api_key", False) else None
+        staff = user.is_platform_staff and api_key is None
+        if api_key is not None:
+            if api_key.tenant_id != tenant.pk:
+                raise PermissionDeniedError(
+                    "This API key belongs to another tenant.", code="api_key_wrong_tenant"
+                )
+            perms = (
+                perms & frozenset(api_key.scopes) if (membership or user.is_platform_admin) else frozenset()
+            )
+        elif membership is None and not staff:
             raise PermissionDeniedError("You are not a member of this tenant.", code="not_a_member")
-        required = self.permission_map.get(request.method or "")
+        # HEAD and OPTIONS ask no more than reading does.
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else (request.method or "")
+        required = self.permission_map.get(method) or (
+            next(iter(self.permission_map.values())) if request.method == "OPTIONS" else None
+        )
         if required is None:
             self.http_method_not_allowed(request)
-        if not self._allowed(user, required, perms):
+        if not self._allowed(user if staff else None, required, perms):
             raise PermissionDeniedError(f"This needs the {required} permission.", code="missing_permission")
-        if tenant.is_suspended and request.method not in _SAFE_METHODS and not user.is_platform_staff:
+        if tenant.is_suspended and request.method not in _SAFE_METHODS and not staff:
             raise PermissionDeniedError(
                 "This tenant is suspended: it can read but not change anything.", code="tenant_suspended"
             )
@@ -141,11 +171,12 @@ class TenantScopedApi(BaseApi):
         update_context(extra={"tenant_id": str(tenant.pk)})
 
     @staticmethod
-    def _allowed(user: Any, required: str | None, perms: frozenset[str]) -> bool:
+    def _allowed(staff_user: Any, required: str | None, perms: frozenset[str]) -> bool:
+        """`staff_user` is the platform-staff caller, or None (members and API keys)."""
         if required == PLATFORM_ADMIN:
-            return bool(user.is_platform_admin)
+            return bool(staff_user and staff_user.is_platform_admin)
         if required == PLATFORM_STAFF:
-            return bool(user.is_platform_staff)
+            return staff_user is not None
         return required in perms
 
     def resolve_tenant(self, user: User, tenant_id: uuid.UUID) -> Any:

@@ -1,0 +1,286 @@
+"""The registry of the tenant-isolation harness (`core/tests/test_isolation_harness.py`).
+
+The harness walks the URL map and probes every tenant-scoped route with callers who must be
+refused (anonymous, another tenant's owner, a member without the permission) and with object
+ids of another tenant. It knows nothing about particular endpoints: what it needs to know lives
+here, and a new endpoint joins by adding entries:
+
+- a route under /api/ that needs no authentication: `PUBLIC_ROUTES`, with the reason;
+- a route under /api/v1/ that is authenticated but not tenant-scoped:
+  `AUTHENTICATED_NON_TENANT_ROUTES`, with the reason;
+- a new object kwarg in a URL (`<uuid:agent_id>`): `OBJECT_FACTORIES`;
+- a write that needs more than `DEFAULT_WRITE_BODY` to succeed: `WRITE_BODIES`;
+- a route that only succeeds from some state of the tenant (reactivate needs a suspended
+  tenant): `ROUTE_PREPARATIONS`.
+
+Patterns (the keys of the dicts above) are `fnmatch` patterns matched against a route's path
+template (`/api/v1/tenants/<uuid:tenant_id>/teams/`) or its namespaced name (`v1:teams`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Count, Max, Model
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.resolvers import RegexPattern, RoutePattern
+from django.utils import timezone
+
+from accounts.models import Role
+from audit.models import AuditLogEntry
+from core.api import BaseApi, TenantScopedApi
+from core.tenancy import TenantScopedModel, platform_bypass
+from tenants.models import Tenant, TenantStatus
+from tenants.tests.factories import MembershipFactory, RoleFactory, TeamFactory
+
+API_PREFIX = "/api/"
+V1_PREFIX = "/api/v1/"
+TENANT_KWARG = "tenant_id"
+TENANT_PREFIX = "/api/v1/tenants/<uuid:tenant_id>/"
+HANDLERS = ("get", "post", "put", "patch", "delete")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# --- Allow-lists -------------------------------------------------------------------------------
+
+# Routes under /api/ that answer without authentication. Everything else under /api/ must refuse
+# an anonymous caller with 401. Pattern → why it is public.
+PUBLIC_ROUTES: dict[str, str] = {
+    "/api/schema/": "The OpenAPI document: public by design (DESIGN.md, API conventions).",
+    "/api/docs/": "Swagger UI over the public OpenAPI document.",
+    "/api/redoc/": "Redoc over the public OpenAPI document.",
+}
+
+# Routes under /api/v1/ that need a login but belong to no single tenant, so the tenant-scoped
+# probes do not apply to them. Pattern → why it is not tenant-scoped.
+AUTHENTICATED_NON_TENANT_ROUTES: dict[str, str] = {
+    "/api/v1/tenants/": "The caller's own tenants (every one for platform staff); platform admins create.",
+}
+
+# --- Objects named in URLs ---------------------------------------------------------------------
+
+
+def _team(tenant: Tenant) -> uuid.UUID:
+    return TeamFactory.create(tenant=tenant).pk
+
+
+def _custom_role(tenant: Tenant) -> uuid.UUID:
+    return RoleFactory.create(tenant=tenant).pk
+
+
+def _membership(tenant: Tenant) -> uuid.UUID:
+    return MembershipFactory.create(tenant=tenant).pk
+
+
+# URL kwarg name → a callable making a fresh object of that tenant and returning its id. Every
+# kwarg of a tenant-scoped route except tenant_id needs an entry: the harness fails without one.
+OBJECT_FACTORIES: dict[str, Callable[[Tenant], uuid.UUID]] = {
+    "team_id": _team,
+    "role_id": _custom_role,
+    "membership_id": _membership,
+}
+
+# --- Request bodies and preconditions ----------------------------------------------------------
+
+# Sent with every write, so that a refusal cannot hide behind a 400: with it, an authorised
+# caller succeeds (the harness checks that too).
+DEFAULT_WRITE_BODY: dict[str, Any] = {"name": "x", "reason": "x", "permissions": [], "rank": 1}
+
+# Pattern → the body to send instead, for writes that need other fields.
+WRITE_BODIES: dict[str, dict[str, Any]] = {}
+
+
+def _suspend(tenant: Tenant) -> None:
+    with platform_bypass(reason="test precondition", log=False):
+        Tenant.objects.filter(pk=tenant.pk).update(
+            status=TenantStatus.SUSPENDED, suspended_at=timezone.now(), suspension_reason="test"
+        )
+    tenant.refresh_from_db()
+
+
+# Pattern → what to do to the tenant first, so that an authorised request would succeed.
+ROUTE_PREPARATIONS: dict[str, Callable[[Tenant], None]] = {
+    "/api/v1/tenants/<uuid:tenant_id>/reactivate": _suspend,
+}
+
+# --- The URL map -------------------------------------------------------------------------------
+
+_PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern of the project, with what the harness needs to call it."""
+
+    path: str  # the template, from the site root: /api/v1/tenants/<uuid:tenant_id>/teams/
+    name: str | None  # namespaced: v1:teams
+    view_class: type | None  # None for a function view
+    kwargs: tuple[str, ...]
+    methods: tuple[str, ...]  # the HTTP methods the view implements, upper case
+    is_regex: bool = field(default=False, compare=False)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} ({self.name or 'unnamed'}, {getattr(self.view_class, '__name__', 'no view class')})"
+        )
+
+    @property
+    def is_tenant_scoped(self) -> bool:
+        return isinstance(self.view_class, type) and issubclass(self.view_class, TenantScopedApi)
+
+    @property
+    def object_kwargs(self) -> tuple[str, ...]:
+        return tuple(k for k in self.kwargs if k != TENANT_KWARG)
+
+    def required(self, method: str) -> str | None:
+        """The permission-map entry of `method`, if the view declares one."""
+        permission_map: dict[str, str] = getattr(self.view_class, "permission_map", {})
+        return permission_map.get(method)
+
+    def matches(self, pattern: str) -> bool:
+        return fnmatchcase(self.path, pattern) or (self.name is not None and fnmatchcase(self.name, pattern))
+
+    def url(self, **values: Any) -> str:
+        """The concrete URL with `values` for the kwargs (every kwarg needs one)."""
+        missing = sorted(set(self.kwargs) - set(values))
+        if missing:
+            raise KeyError(f"{self}: no value for {', '.join(missing)}")
+        if self.is_regex:
+            if not self.name:
+                raise ValueError(f"{self}: a regex route needs a name for the harness to reverse it")
+            return reverse(self.name, kwargs={k: values[k] for k in self.kwargs})
+        return _PARAM.sub(lambda m: str(values[m.group("name")]), self.path)
+
+
+def _kwargs_of(pattern: Any) -> list[str]:
+    if isinstance(pattern, RoutePattern):
+        return list(pattern.converters)
+    if isinstance(pattern, RegexPattern):
+        return list(pattern.regex.groupindex)
+    return []
+
+
+def _methods_of(callback: Any, view_class: type | None) -> tuple[str, ...]:
+    actions = getattr(callback, "actions", None)  # a DRF ViewSet routed by a router
+    if isinstance(actions, dict):
+        return tuple(sorted(m.upper() for m in actions))
+    if view_class is None:
+        return ()
+    return tuple(m.upper() for m in HANDLERS if callable(getattr(view_class, m, None)))
+
+
+def iter_routes(
+    resolver: URLResolver | None = None, prefix: str = "/", namespace: str = "", kwargs: tuple[str, ...] = ()
+) -> Iterator[Route]:
+    """Every URL pattern below `resolver` (the project's root by default), included ones too."""
+    resolver = resolver if resolver is not None else get_resolver()
+    for entry in resolver.url_patterns:
+        piece = str(entry.pattern)
+        is_regex = isinstance(entry.pattern, RegexPattern)
+        if is_regex:
+            piece = piece.removeprefix("^").removesuffix("$")
+        here = kwargs + tuple(_kwargs_of(entry.pattern))
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            for route in iter_routes(entry, prefix + piece, inner, here):
+                yield route if not is_regex else _as_regex(route)
+        elif isinstance(entry, URLPattern):
+            callback = entry.callback
+            view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+            name = entry.name
+            if name and namespace:
+                name = f"{namespace}:{name}"
+            yield Route(
+                path=prefix + piece,
+                name=name,
+                view_class=view_class,
+                kwargs=here,
+                methods=_methods_of(callback, view_class),
+                is_regex=is_regex,
+            )
+
+
+def _as_regex(route: Route) -> Route:
+    return Route(route.path, route.name, route.view_class, route.kwargs, route.methods, is_regex=True)
+
+
+def api_routes() -> list[Route]:
+    """Every route under /api/, in URL-map order."""
+    return [r for r in iter_routes() if r.path.startswith(API_PREFIX)]
+
+
+def v1_routes() -> list[Route]:
+    """Every route under /api/v1/."""
+    return [r for r in api_routes() if r.path.startswith(V1_PREFIX)]
+
+
+def allow_listed(route: Route, allow_list: dict[str, Any]) -> bool:
+    return any(route.matches(pattern) for pattern in allow_list)
+
+
+def is_non_tenant_api(route: Route) -> bool:
+    return isinstance(route.view_class, type) and issubclass(route.view_class, BaseApi)
+
+
+# --- Using the registry ------------------------------------------------------------------------
+
+
+class MissingObjectFactory(LookupError):
+    pass
+
+
+def object_id(kwarg: str, tenant: Tenant) -> uuid.UUID:
+    """A fresh object of `tenant` for the URL kwarg `kwarg`; a clear error if none is registered."""
+    factory = OBJECT_FACTORIES.get(kwarg)
+    if factory is None:
+        raise MissingObjectFactory(
+            f"The URL kwarg {kwarg!r} has no entry in core/tests/isolation.py OBJECT_FACTORIES. Add "
+            f'"{kwarg}": <callable(tenant) -> id of a fresh object of that tenant>, so the isolation '
+            "harness can prove another tenant's object answers 404."
+        )
+    return factory(tenant)
+
+
+def write_body(route: Route) -> dict[str, Any]:
+    for pattern, body in WRITE_BODIES.items():
+        if route.matches(pattern):
+            return body
+    return DEFAULT_WRITE_BODY
+
+
+def prepare(route: Route, tenant: Tenant) -> None:
+    for pattern, preparation in ROUTE_PREPARATIONS.items():
+        if route.matches(pattern):
+            preparation(tenant)
+
+
+# --- Database snapshots ------------------------------------------------------------------------
+
+
+def snapshot_models() -> list[type[Model]]:
+    """The models whose tables a refused request must leave alone."""
+    found: list[type[Model]] = [
+        m for m in apps.get_models() if issubclass(m, TenantScopedModel) and not m._meta.proxy
+    ]
+    found += [Tenant, Role, AuditLogEntry]
+    return sorted(set(found), key=lambda m: m._meta.label)
+
+
+def take_snapshot() -> dict[str, tuple[int, Any]]:
+    """Row count and latest updated_at of each snapshot table, across every tenant."""
+    result: dict[str, tuple[int, Any]] = {}
+    with platform_bypass(reason="test snapshot", log=False):
+        for model in snapshot_models():
+            aggregates: dict[str, Any] = {"rows": Count("pk")}
+            if any(f.name == "updated_at" for f in model._meta.get_fields()):
+                aggregates["latest"] = Max("updated_at")
+            values = model._default_manager.aggregate(**aggregates)
+            result[model._meta.label] = (values["rows"], values.get("latest"))
+    return result
