@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import ExitStack
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
