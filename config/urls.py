@@ -9,6 +9,9 @@ from core import views as core_views
 api_v1: list = [
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("accounts.api.urls")),
+    path("", include("accounts.api.api_key_urls")),
+    path("", include("tenants.api.invite_urls")),
 ]
 
 urlpatterns = [

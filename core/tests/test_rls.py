@@ -9,11 +9,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django_scopes import ScopeError
 
+from accounts.tests.factories import ApiKeyFactory
 from audit.models import AuditLogEntry
 from audit.services import audit_record
 from core.tenancy import current_tenant_id, platform_bypass, tenant_context
 from tenants.models import Team
-from tenants.tests.factories import MembershipFactory, RoleFactory, TeamFactory, TenantFactory
+from tenants.tests.factories import InviteFactory, MembershipFactory, RoleFactory, TeamFactory, TenantFactory
 
 
 def _audit_entry(tenant: Any) -> Any:
@@ -28,6 +29,8 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "tenants_membership": lambda t: MembershipFactory.create(tenant=t),
     "accounts_role": lambda t: RoleFactory.create(tenant=t),
     "audit_auditlogentry": _audit_entry,
+    "accounts_apikey": lambda t: ApiKeyFactory.create(tenant=t),
+    "tenants_invite": lambda t: InviteFactory.create(tenant=t),
 }
 
 

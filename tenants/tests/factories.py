@@ -3,14 +3,16 @@ tests then act through tenant_context or the API, where isolation applies."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from core.tenancy import platform_bypass
-from tenants.models import Membership, Team, Tenant
+from tenants.models import Invite, Membership, Team, Tenant
 
 
 class BypassFactory(factory.django.DjangoModelFactory):
@@ -68,3 +70,15 @@ class MembershipFactory(BypassFactory, factory.django.DjangoModelFactory[Members
 def member(tenant: Tenant, role: str = "member", **kwargs: Any) -> Any:
     """A user who is `role` in `tenant`; returns the user."""
     return MembershipFactory.create(tenant=tenant, role=system_role(role), **kwargs).user
+
+
+class InviteFactory(BypassFactory, factory.django.DjangoModelFactory[Invite]):
+    class Meta:
+        model = Invite
+
+    tenant = factory.SubFactory(TenantFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = factory.LazyFunction(lambda: system_role("member"))
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    invited_by = factory.SubFactory(UserFactory)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))

@@ -1,0 +1,40 @@
+"""`Authorization: Bearer <JWT>`: a signed access token whose session is still alive.
+
+simplejwt checks the signature (HS256 only: `alg: none` and other algorithms are refused), the
+expiry and the token type (a refresh token is not an access token). On top of that every token
+names its session (`sid`), loaded with its user in one query, so revoking a session, changing a
+password or deactivating a user takes effect on the very next request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+
+from accounts.models import UserSession
+
+
+class SessionJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:  # type: ignore[override]
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        token = self.get_validated_token(raw_token)
+        session_id = token.get("sid")
+        if not session_id:
+            raise InvalidToken({"detail": "Token has no session.", "code": "token_not_valid"})
+        session = UserSession.objects.select_related("user").filter(pk=session_id).first()
+        if session is None or session.revoked_at is not None or session.expires_at <= timezone.now():
+            raise AuthenticationFailed("This session has ended. Log in again.", code="session_revoked")
+        user = session.user
+        if str(user.pk) != str(token.get("user_id")) or not user.is_active:
+            raise AuthenticationFailed("This account is not active.", code="user_inactive")
+        request._request.qm_session = session  # type: ignore[attr-defined]  # the caller's session
+        return user, token
