@@ -73,9 +73,11 @@ def _db_settings(**values: str) -> Iterator[None]:
         for name, value in values.items():
             _set(name, value)
         yield
-        # On an exception the atomic block rolls back, and PostgreSQL undoes set_config with it.
-        for name, value in previous.items():
-            _set(name, value)
+        # On an exception (or a block marked for rollback) the atomic block rolls back, and
+        # PostgreSQL undoes set_config with it.
+        if not connection.needs_rollback:
+            for name, value in previous.items():
+                _set(name, value)
 
 
 def current_tenant_id() -> uuid.UUID | None:

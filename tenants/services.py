@@ -283,6 +283,10 @@ def member_update(
 ) -> Membership:
     """Change a member's role and/or team, within the actor's rank; the last owner stays owner."""
     tenant = membership.tenant
+    if role is not None and role.tenant_id not in (None, tenant.pk):
+        raise InvalidInput("Unknown role.", errors={"role_id": ["No such role."]})
+    if team is not None and team.tenant_id != tenant.pk:
+        raise InvalidInput("Unknown team.", errors={"team_id": ["No such team."]})
     # Lock the tenant's owner memberships first (primary-key order), so two admins demoting
     # the last two owners at once cannot both succeed.
     list(
