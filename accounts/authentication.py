@@ -19,7 +19,7 @@ from accounts.models import UserSession
 
 
 class SessionJWTAuthentication(JWTAuthentication):
-    def authenticate(self, request: Request) -> tuple[Any, Any] | None:  # type: ignore[override]
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = self.get_header(request)
         if header is None:
             return None

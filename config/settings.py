@@ -160,6 +160,10 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Platform staff must pass a second factor (always on in production).
+QM_STAFF_REQUIRE_2FA = env.bool("QM_STAFF_REQUIRE_2FA", default=PRODUCTION)
+QM_PUBLIC_URL = env.str("QM_PUBLIC_URL", default="http://127.0.0.1:8000")
+
 # Object permissions (django-guardian): no anonymous user object.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
@@ -169,7 +173,9 @@ GUARDIAN_RAISE_403 = False
 AXES_FAILURE_LIMIT = env.int("QM_LOCKOUT_THRESHOLD", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("QM_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username"]
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = True  # on the user_logged_in signal, which session_start sends
+# The API answers a lockout itself (429 JSON with Retry-After); the admin gets a plain page.
+AXES_LOCKOUT_CALLABLE = "accounts.services.auth.axes_lockout_response"
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
@@ -258,6 +264,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
+        # Login, sign-up, reset and refresh, per client IP (the lockout guards each account).
+        "auth": env.str("API_THROTTLE_AUTH", default="30/min") if not TESTING else "100000/min",
     },
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import ExitStack
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
@@ -30,7 +30,7 @@ from accounts import permissions as registry
 from accounts.models import User
 from core.context import update_context
 from core.errors import NotFound, PermissionDeniedError
-from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING
+from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING, tenant_context
 
 # Special entries of a permission map, beyond the role registry.
 PLATFORM_STAFF = "platform:staff"  # platform admins and operators
@@ -66,12 +66,25 @@ def set_request_settings(*, tenant_id: Any = "", user_id: Any = "", bypass: bool
 
 
 class BaseApi(APIView):
-    """One transaction per request; the actor recorded; RLS settings scoped to the request."""
+    """One transaction per request; the actor recorded; RLS settings scoped to the request.
+
+    `qm_atomic = False` is for the few views that must commit on a refusal (a failed login is
+    recorded, and counts towards the lockout); they run their services' own transactions.
+    """
 
     qm_atomic: ClassVar[bool] = True
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self._stack = ExitStack()
+        if not self.qm_atomic:
+            with self._stack:
+                return super().dispatch(request, *args, **kwargs)
+        response = self._dispatch_atomic(request, *args, **kwargs)
+        if response.status_code == 403 and request.user.is_authenticated:
+            _audit_denied(request, response, self.kwargs.get("tenant_id"))
+        return response
+
+    def _dispatch_atomic(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # As the outermost transaction (production), the commit discards the settings anyway;
         # nested in another one (tests, internal calls) they are put back as they were.
         nested = connection.in_atomic_block
@@ -88,6 +101,11 @@ class BaseApi(APIView):
                     )
             return response
 
+    @property
+    def user(self) -> User:
+        """The authenticated caller (views run after IsAuthenticated, or say otherwise)."""
+        return cast(User, self.request.user)
+
     def perform_authentication(self, request: Request) -> None:
         super().perform_authentication(request)
         user = request.user if request.user and request.user.is_authenticated else None
@@ -96,6 +114,24 @@ class BaseApi(APIView):
         if user is not None and not isinstance(self, TenantScopedApi):  # that one sets both at once
             # The user's own rows (their memberships) become visible; no tenant yet.
             set_request_settings(user_id=user.pk)
+
+
+def _audit_denied(request: Any, response: Any, tenant_id: Any) -> None:
+    """Record a refused request, after its own transaction rolled back (so the entry stays)."""
+    from audit.services import audit_record
+    from tenants.models import Tenant
+
+    code = response.data.get("code", "") if isinstance(response.data, dict) else ""
+    tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else None
+    with transaction.atomic(), ExitStack() as stack:
+        if tenant is not None:
+            stack.enter_context(tenant_context(tenant))
+        audit_record(
+            action="access.denied",
+            tenant=tenant,
+            severity="warning",
+            details={"method": request.method, "path": request.path, "code": code},
+        )
 
 
 class TenantScopedApi(BaseApi):

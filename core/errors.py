@@ -15,7 +15,6 @@ from django.db import connection, transaction
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 # The error "type" is the family an error belongs to; "code" is the precise, stable reason.
 ERROR_TYPES: dict[int, tuple[str, str, str]] = {
@@ -136,14 +135,21 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if getattr(context.get("view"), "qm_atomic", False) and connection.in_atomic_block:
         transaction.set_rollback(True)
     if isinstance(exc, DomainError):
-        return Response(
+        domain_response = Response(
             error_body(exc.status_code, code=exc.code, detail=exc.detail, errors=exc.errors),
             status=exc.status_code,
         )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            domain_response["Retry-After"] = str(retry_after)  # 429s say when to come back
+        return domain_response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    # Imported here: rest_framework.views loads the authentication classes, which use this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: it propagates, and ApiErrorMiddleware answers 500

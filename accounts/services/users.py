@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import PlatformRole, User, UserManager
+from core.errors import InvalidInput
 
 
 @transaction.atomic
@@ -25,3 +27,28 @@ def user_bootstrap_platform_admin(*, email: str, password: str) -> tuple[User, b
     user.full_clean(exclude=["password"])
     user.save()
     return user, created
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, tenant_name: str, full_name: str = "") -> User:
+    """Sign up: the user, their tenant and the owner membership, all or nothing."""
+    from tenants.services import tenant_create
+
+    email = UserManager.normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise InvalidInput(
+            "Some fields are invalid.",
+            code="validation_error",
+            errors={"email": ["An account with this e-mail already exists. Log in or reset your password."]},
+        )
+    user = User(email=email, full_name=full_name)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "Some fields are invalid.", code="validation_error", errors={"password": exc.messages}
+        ) from exc
+    user.set_password(password)
+    user.save()
+    tenant_create(actor=user, owner=user, name=tenant_name, admin_email=email)
+    return user

@@ -37,7 +37,7 @@ from audit.models import AuditLogEntry
 from core.api import BaseApi, TenantScopedApi
 from core.tenancy import TenantScopedModel, platform_bypass
 from tenants.models import Tenant, TenantStatus
-from tenants.tests.factories import MembershipFactory, RoleFactory, TeamFactory
+from tenants.tests.factories import InviteFactory, MembershipFactory, RoleFactory, TeamFactory
 
 API_PREFIX = "/api/"
 V1_PREFIX = "/api/v1/"
@@ -54,12 +54,27 @@ PUBLIC_ROUTES: dict[str, str] = {
     "/api/schema/": "The OpenAPI document: public by design (DESIGN.md, API conventions).",
     "/api/docs/": "Swagger UI over the public OpenAPI document.",
     "/api/redoc/": "Redoc over the public OpenAPI document.",
+    "/api/v1/invites/accept": (
+        "Accepting an invite: the e-mailed token is the credential, and a new invitee has no account "
+        "yet. A logged-in caller is still authenticated (an existing account must be)."
+    ),
+    "/api/v1/auth/register": "Sign-up: creates the account (per-IP throttled).",
+    "/api/v1/auth/login": "Login with e-mail and password (per-IP throttled, per-account lockout).",
+    "/api/v1/auth/login/mfa*": "Second factor and forced enrolment: the signed challenge is the credential.",
+    "/api/v1/auth/refresh": "Token refresh: the refresh token is the credential.",
+    "/api/v1/auth/password/reset*": "Password reset: the e-mailed token is the credential; issues no tokens.",
 }
 
 # Routes under /api/v1/ that need a login but belong to no single tenant, so the tenant-scoped
 # probes do not apply to them. Pattern → why it is not tenant-scoped.
 AUTHENTICATED_NON_TENANT_ROUTES: dict[str, str] = {
     "/api/v1/tenants/": "The caller's own tenants (every one for platform staff); platform admins create.",
+    "/api/v1/auth/logout": "Ends the caller's own session.",
+    "/api/v1/auth/me": "The caller's own profile and memberships.",
+    "/api/v1/auth/sessions*": "The caller's own sessions; another user's session id answers 404.",
+    "/api/v1/auth/password/change": "The caller's own password.",
+    "/api/v1/auth/2fa/*": "The caller's own second factor.",
+    "/api/v1/platform/users/*": "Platform staff operations on users (checked in the view).",
 }
 
 # --- Objects named in URLs ---------------------------------------------------------------------
@@ -77,12 +92,24 @@ def _membership(tenant: Tenant) -> uuid.UUID:
     return MembershipFactory.create(tenant=tenant).pk
 
 
+def _api_key(tenant: Tenant) -> uuid.UUID:
+    from accounts.tests.factories import ApiKeyFactory
+
+    return ApiKeyFactory.create(tenant=tenant).pk
+
+
+def _invite(tenant: Tenant) -> uuid.UUID:
+    return InviteFactory.create(tenant=tenant).pk
+
+
 # URL kwarg name → a callable making a fresh object of that tenant and returning its id. Every
 # kwarg of a tenant-scoped route except tenant_id needs an entry: the harness fails without one.
 OBJECT_FACTORIES: dict[str, Callable[[Tenant], uuid.UUID]] = {
     "team_id": _team,
     "role_id": _custom_role,
     "membership_id": _membership,
+    "api_key_id": _api_key,
+    "invite_id": _invite,
 }
 
 # --- Request bodies and preconditions ----------------------------------------------------------
@@ -92,7 +119,12 @@ OBJECT_FACTORIES: dict[str, Callable[[Tenant], uuid.UUID]] = {
 DEFAULT_WRITE_BODY: dict[str, Any] = {"name": "x", "reason": "x", "permissions": [], "rank": 1}
 
 # Pattern → the body to send instead, for writes that need other fields.
-WRITE_BODIES: dict[str, dict[str, Any]] = {}
+WRITE_BODIES: dict[str, dict[str, Any]] = {
+    # A key needs at least one scope, which its creator (the harness's owner) holds.
+    "/api/v1/tenants/<uuid:tenant_id>/api-keys/": {"name": "x", "scopes": ["teams:read"]},
+    # The role defaults to member; the address is new in every (fresh) tenant.
+    "/api/v1/tenants/<uuid:tenant_id>/invites/": {"email": "harness-invitee@example.com"},
+}
 
 
 def _suspend(tenant: Tenant) -> None:
@@ -281,6 +313,10 @@ def take_snapshot() -> dict[str, tuple[int, Any]]:
             aggregates: dict[str, Any] = {"rows": Count("pk")}
             if any(f.name == "updated_at" for f in model._meta.get_fields()):
                 aggregates["latest"] = Max("updated_at")
-            values = model._default_manager.aggregate(**aggregates)
+            queryset = model._default_manager.all()
+            if model is AuditLogEntry:
+                # A refusal is itself audited (access.denied); that record is the point, not a leak.
+                queryset = queryset.exclude(action="access.denied")
+            values = queryset.aggregate(**aggregates)
             result[model._meta.label] = (values["rows"], values.get("latest"))
     return result

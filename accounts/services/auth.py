@@ -1,0 +1,306 @@
+"""Logging in and staying logged in: sessions, rotating refresh tokens, lockout, passwords.
+
+A session is one login on one device. Its refresh tokens rotate on every use; the session row
+keeps the jti of the one valid refresh token, so rotation is a compare-and-set under a row
+lock: of two concurrent refreshes of one token exactly one wins. A refresh token presented
+again after it was rotated means someone kept a copy: the whole session (the token family) is
+revoked, unless it arrives within a few seconds of the rotation (a client retrying a request
+whose answer it lost), which is refused without a new token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User, UserManager, UserSession
+from audit.models import Severity
+from audit.services import audit_record
+from core.context import client_ip
+from core.errors import DomainError, InvalidInput
+
+# A rotated token seen again within this many seconds is a client retry, not theft.
+REFRESH_RETRY_GRACE = timedelta(seconds=10)
+
+
+class AuthenticationError(DomainError):
+    status_code = 401
+    code = "authentication_failed"
+    default_detail = "The e-mail or password is wrong."
+
+
+class AccountLocked(DomainError):
+    status_code = 429
+    code = "account_locked"
+    default_detail = "Too many failed logins: this account is locked for a while."
+
+    def __init__(self, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: str
+    refresh: str
+    session: UserSession
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "access": self.access,
+            "refresh": self.refresh,
+            "token_type": "Bearer",
+            "expires_in": int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),
+            "session_id": str(self.session.pk),
+        }
+
+
+def _mint(session: UserSession) -> tuple[str, str, str]:
+    """A new refresh token (and its access token) for `session`; returns (access, refresh, jti)."""
+    refresh = RefreshToken()
+    refresh["user_id"] = str(session.user_id)
+    refresh["sid"] = str(session.pk)
+    return str(refresh.access_token), str(refresh), str(refresh["jti"])
+
+
+@transaction.atomic
+def session_start(
+    *, user: User, request: HttpRequest | None, device_name: str = "", mfa_verified: bool
+) -> IssuedTokens:
+    """Open a session for a user who has proven who they are; return its first tokens."""
+    session = UserSession(
+        user=user,
+        device_name=device_name[:200],
+        ip_address=client_ip(request) if request is not None else None,
+        user_agent=(request.headers.get("User-Agent", "") if request is not None else "")[:500],
+        mfa_verified=mfa_verified,
+        expires_at=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+        current_refresh_jti="",
+    )
+    session.id = uuid.uuid4()
+    access, refresh, jti = _mint(session)
+    session.current_refresh_jti = jti
+    session.save()
+    if request is not None:
+        # Django's signal: sets last_login, and tells django-axes to clear the failure count.
+        user_logged_in.send(sender=User, request=request, user=user)
+    else:
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    audit_record(
+        action="auth.login_succeeded",
+        target=user,
+        details={"session_id": session.pk, "device_name": session.device_name, "mfa": mfa_verified},
+        actor=user,
+    )
+    return IssuedTokens(access=access, refresh=refresh, session=session)
+
+
+def session_refresh(*, raw_refresh: str) -> IssuedTokens:
+    """Rotate a refresh token: exactly one new token per old one; reuse revokes the family."""
+    try:
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # simplejwt's stub omits str; it verifies signature, expiry, type
+    except TokenError as exc:
+        raise AuthenticationError("The refresh token is invalid or expired.", code="token_not_valid") from exc
+    session_id, jti = token.get("sid"), token.get("jti")
+    with transaction.atomic():
+        session = UserSession.objects.select_for_update().select_related("user").filter(pk=session_id).first()
+        if session is None or session.revoked_at is not None or session.expires_at <= timezone.now():
+            raise AuthenticationError("This session has ended. Log in again.", code="session_revoked")
+        if not session.user.is_active:
+            raise AuthenticationError("This account is not active.", code="user_inactive")
+        if jti != session.current_refresh_jti:
+            now = timezone.now()
+            if (
+                jti == session.previous_refresh_jti
+                and session.rotated_at
+                and now - session.rotated_at < REFRESH_RETRY_GRACE
+            ):
+                raise AuthenticationError(
+                    "This refresh token was just used; use the new one.", code="token_already_rotated"
+                )
+            _revoke(session, reason="refresh_token_reuse", actor=None, severity=Severity.CRITICAL)
+            reused = True
+        else:
+            reused = False
+            access, refresh, new_jti = _mint(session)
+            session.previous_refresh_jti = session.current_refresh_jti
+            session.current_refresh_jti = new_jti
+            session.rotated_at = session.last_used_at = timezone.now()
+            session.save(
+                update_fields=["previous_refresh_jti", "current_refresh_jti", "rotated_at", "last_used_at"]
+            )
+    if reused:
+        # Raised after the commit: the revocation must stand although the request fails.
+        raise AuthenticationError(
+            "This refresh token was already used. The session has been ended for safety.", code="token_reused"
+        )
+    return IssuedTokens(access=access, refresh=refresh, session=session)
+
+
+def _revoke(session: UserSession, *, reason: str, actor: Any, severity: str = Severity.INFO) -> None:
+    session.revoked_at = timezone.now()
+    session.revoke_reason = reason
+    session.save(update_fields=["revoked_at", "revoke_reason"])
+    audit_record(
+        action="auth.session_revoked",
+        target=session.user,
+        severity=severity,
+        details={"session_id": session.pk, "reason": reason},
+        actor=actor,
+        system=actor is None,
+    )
+
+
+@transaction.atomic
+def session_revoke(*, session: UserSession, actor: Any, reason: str = "logout") -> None:
+    """End one session now: its access and refresh tokens stop on the next request."""
+    session = UserSession.objects.select_for_update().select_related("user").get(pk=session.pk)
+    if session.revoked_at is None:
+        _revoke(session, reason=reason, actor=actor)
+
+
+def sessions_revoke_all(*, user: User, reason: str, actor: Any, keep: UserSession | None = None) -> int:
+    """End every live session of `user` (but `keep`); returns how many ended."""
+    qs = UserSession.objects.filter(user=user, revoked_at__isnull=True)
+    if keep is not None:
+        qs = qs.exclude(pk=keep.pk)
+    count = qs.update(revoked_at=timezone.now(), revoke_reason=reason)
+    if count:
+        audit_record(
+            action="auth.sessions_revoked",
+            target=user,
+            details={"count": count, "reason": reason},
+            actor=actor,
+        )
+    return count
+
+
+# --- Login ------------------------------------------------------------------------------------
+
+
+def _retry_after(email: str) -> int:
+    attempt = AccessAttempt.objects.filter(username=email).order_by("-attempt_time").first()
+    cooloff = settings.AXES_COOLOFF_TIME
+    if attempt is None:
+        return int(cooloff.total_seconds())
+    remaining = attempt.attempt_time + cooloff - timezone.now()
+    return max(1, int(remaining.total_seconds()))
+
+
+def login_check_password(*, request: HttpRequest, email: str, password: str) -> User:
+    """Check e-mail and password under the lockout rules; return the user or raise.
+
+    Attempts on one account are serialised by a lock on its row, so concurrent wrong passwords
+    can never be checked more often than the lockout threshold allows. Wrong e-mail and wrong
+    password answer alike (Django's backend hashes a dummy password for unknown e-mails).
+    This function commits even when it refuses: failures must count.
+    """
+    email = UserManager.normalize_email(email)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(email=email).first()
+        if not AxesProxyHandler.is_allowed(request, {"email": email}):
+            audit_record(
+                action="auth.login_blocked", severity=Severity.WARNING, details={"email": email}, system=True
+            )
+            locked = True
+        else:
+            user = authenticate(request, email=email, password=password)
+            locked = bool(getattr(request, "axes_locked_out", False))
+            if user is not None and not locked:
+                return user
+            audit_record(
+                action="auth.login_failed", severity=Severity.WARNING, details={"email": email}, system=True
+            )
+            if locked:
+                audit_record(
+                    action="auth.account_locked",
+                    severity=Severity.CRITICAL,
+                    details={"email": email, "failures": settings.AXES_FAILURE_LIMIT},
+                    system=True,
+                )
+    if locked:
+        raise AccountLocked(retry_after=_retry_after(email))
+    raise AuthenticationError()
+
+
+def axes_lockout_response(request: HttpRequest, original_response: Any, credentials: Any) -> Any:
+    """What django-axes' middleware answers for a locked-out login (AXES_LOCKOUT_CALLABLE)."""
+    if request.path.startswith("/api/") and original_response is not None:
+        return original_response  # already our JSON 429 account_locked, with Retry-After
+    from django.http import HttpResponse
+
+    return HttpResponse("Too many failed logins: this account is locked for a while.", status=429)
+
+
+def account_unlock(*, user: User, actor: User) -> int:
+    """Platform staff lift a lockout now (else it ends after the cool-off)."""
+    from axes.utils import reset
+
+    with transaction.atomic():
+        count = reset(username=user.email)
+        audit_record(
+            action="auth.account_unlocked",
+            target=user,
+            severity=Severity.WARNING,
+            details={"attempts_cleared": count},
+            actor=actor,
+        )
+    return count
+
+
+# --- Passwords --------------------------------------------------------------------------------
+
+
+def _validated(password: str, user: User, field: str = "new_password") -> str:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "The password is not acceptable.", code="validation_error", errors={field: exc.messages}
+        ) from exc
+    return password
+
+
+@transaction.atomic
+def password_change(
+    *, user: User, current_password: str, new_password: str, session: UserSession | None
+) -> None:
+    """Change one's password; every other session ends."""
+    if not user.check_password(current_password):
+        raise InvalidInput(
+            "The current password is wrong.",
+            code="wrong_password",
+            errors={"current_password": ["Wrong password."]},
+        )
+    user.set_password(_validated(new_password, user))
+    user.save(update_fields=["password", "updated_at"])
+    sessions_revoke_all(user=user, reason="password_changed", actor=user, keep=session)
+    audit_record(action="auth.password_changed", target=user, severity=Severity.WARNING, actor=user)
+
+
+@transaction.atomic
+def password_reset_complete(*, user: User, new_password: str) -> None:
+    """Set a new password from a reset link: every session ends, the lockout is lifted. It
+    issues no tokens: the user logs in again, second factor included."""
+    from axes.utils import reset
+
+    user.set_password(_validated(new_password, user))
+    user.save(update_fields=["password", "updated_at"])
+    sessions_revoke_all(user=user, reason="password_reset", actor=None)
+    reset(username=user.email)
+    audit_record(action="auth.password_reset", target=user, severity=Severity.WARNING, actor=user)

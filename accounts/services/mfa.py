@@ -1,0 +1,185 @@
+"""Two-factor authentication: TOTP devices and single-use backup codes (django-otp).
+
+Each code is accepted at most once, even by concurrent requests: verification locks the
+device row first, so the second request sees the first one's `last_t` (TOTP) or finds the
+backup code already deleted. django-otp's throttling slows down wrong guesses per device.
+Seeds never leave the server after enrolment: only the enrolment response carries the
+otpauth URI (and its QR code), and no log line, audit entry or later response does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import segno
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+from audit.models import Severity
+from audit.services import audit_record
+from core.errors import Conflict, DomainError
+from core.tenancy import user_context
+
+BACKUP_CODE_COUNT = 10
+CHALLENGE_SALT = "qm.auth.mfa-challenge"
+CHALLENGE_MAX_AGE = 300  # seconds between password and second factor
+
+
+class InvalidCode(DomainError):
+    status_code = 400
+    code = "invalid_code"
+    default_detail = "The code is wrong or was already used."
+
+
+class MfaThrottled(DomainError):
+    status_code = 429
+    code = "mfa_throttled"
+    default_detail = "Too many wrong codes; wait before trying again."
+
+    def __init__(self, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class InvalidChallenge(DomainError):
+    status_code = 401
+    code = "invalid_challenge"
+    default_detail = "The login challenge is invalid or expired; log in again."
+
+
+def mfa_enabled(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def mfa_demanded_by_rules(user: User) -> bool:
+    """Do the rules demand 2FA of this user: platform staff (in production), or a tenant of theirs?"""
+    from django_scopes import scopes_disabled
+
+    from tenants.models import Membership
+
+    if settings.QM_STAFF_REQUIRE_2FA and user.is_platform_staff:
+        return True
+    # The user's own memberships, across tenants, through the RLS own-rows policy.
+    with user_context(user), scopes_disabled():
+        return Membership.objects.filter(user=user, tenant__require_2fa=True).exists()
+
+
+def mfa_required(user: User) -> bool:
+    """Must this login pass a second factor? Yes when enrolled, or when the rules demand it."""
+    return mfa_enabled(user) or mfa_demanded_by_rules(user)
+
+
+# --- Challenges between password and code -------------------------------------------------------
+
+
+def challenge_issue(*, user: User, purpose: str) -> str:
+    """A short-lived, signed proof that the password was right; `purpose` is verify or enroll."""
+    # The password hash's tail makes the challenge die with a password change.
+    return signing.dumps({"u": str(user.pk), "p": purpose, "h": user.password[-12:]}, salt=CHALLENGE_SALT)
+
+
+def challenge_user(token: str, *, purpose: str) -> User:
+    try:
+        data = signing.loads(token, salt=CHALLENGE_SALT, max_age=CHALLENGE_MAX_AGE)
+    except signing.BadSignature as exc:
+        raise InvalidChallenge() from exc
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if user is None or data.get("p") != purpose or user.password[-12:] != data.get("h"):
+        raise InvalidChallenge()
+    return user
+
+
+# --- Verification -------------------------------------------------------------------------------
+
+
+def _check_throttle(device: Any) -> None:
+    allowed, info = device.verify_is_allowed()
+    if not allowed:
+        wait = (info or {}).get("locked_until")
+        from django.utils import timezone
+
+        retry = max(1, int((wait - timezone.now()).total_seconds())) if wait else 30
+        raise MfaThrottled(retry_after=retry)
+
+
+def mfa_verify(*, user: User, code: str) -> str:
+    """Accept a TOTP code or a backup code once; return which ("totp" or "backup")."""
+    code = (code or "").strip().replace(" ", "").replace("-", "")
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None:
+            raise Conflict("Two-factor authentication is not enabled.", code="mfa_not_enabled")
+        _check_throttle(device)
+        if code.isdigit() and len(code) == device.digits and device.verify_token(code):
+            kind = "totp"
+        else:
+            static = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+            if static is not None and static.verify_token(code.lower()):
+                kind = "backup"
+                device.throttle_reset()
+            else:
+                device.throttle_increment()
+                kind = ""
+    if not kind:
+        with transaction.atomic():
+            audit_record(action="auth.mfa_failed", target=user, severity=Severity.WARNING, actor=user)
+        raise InvalidCode()
+    return kind
+
+
+# --- Enrolment ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def totp_enroll(*, user: User) -> dict[str, str]:
+    """Start enrolment: a new unconfirmed device; returns its otpauth URI and an SVG QR code."""
+    if mfa_enabled(user):
+        raise Conflict(
+            "Two-factor authentication is already enabled; disable it first.", code="mfa_already_enabled"
+        )
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    uri = device.config_url
+    svg = segno.make(uri, error="m").svg_inline(scale=4)
+    audit_record(action="auth.mfa_enrollment_started", target=user, actor=user)
+    return {"otpauth_uri": uri, "qr_svg": svg}
+
+
+@transaction.atomic
+def totp_confirm(*, user: User, code: str) -> list[str]:
+    """Confirm enrolment with a first code; return fresh backup codes (shown this once)."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    if device is None:
+        raise Conflict("Start enrolment first.", code="mfa_not_enrolling")
+    code = (code or "").strip()
+    if not (code.isdigit() and device.verify_token(code)):
+        raise InvalidCode()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = _new_backup_codes(user)
+    audit_record(action="auth.mfa_enabled", target=user, severity=Severity.WARNING, actor=user)
+    return codes
+
+
+def _new_backup_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    static = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
+    codes = [secrets.token_hex(5) for _ in range(BACKUP_CODE_COUNT)]  # 40 bits each, single use
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=c) for c in codes])
+    return codes
+
+
+def totp_disable(*, user: User, code: str) -> None:
+    """Turn 2FA off with a current code; refused while a tenant or the platform requires it."""
+    mfa_verify(user=user, code=code)
+    with transaction.atomic():
+        if mfa_demanded_by_rules(user):
+            raise Conflict("A tenant you belong to requires two-factor authentication.", code="mfa_required")
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        audit_record(action="auth.mfa_disabled", target=user, severity=Severity.WARNING, actor=user)
