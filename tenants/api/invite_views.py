@@ -1,0 +1,182 @@
+"""Invites over HTTP: list, create and revoke in a tenant; accept with the e-mailed token.
+
+No response ever carries the token or its hash: the token goes to the invitee by e-mail only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api import BaseApi, TenantScopedApi
+from core.errors import InvalidInput
+from tenants import selectors
+from tenants import services_invites as invites
+from tenants.models import Invite, InviteStatus
+from tenants.services import system_role
+
+DEFAULT_ROLE = "member"
+
+
+class InviteOutput(serializers.ModelSerializer[Invite]):
+    status = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
+    team = serializers.SerializerMethodField()
+    invited_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invite
+        fields = [
+            "id",
+            "email",
+            "role",
+            "team",
+            "status",
+            "invited_by",
+            "expires_at",
+            "accepted_by",
+            "accepted_at",
+            "revoked_at",
+            "created_at",
+        ]
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=InviteStatus.choices, help_text="A pending invite past its expiry shows as expired."
+        )
+    )
+    def get_status(self, obj: Invite) -> str:
+        return getattr(obj, "effective_status", None) or invites.invite_effective_status(obj)
+
+    def get_role(self, obj: Invite) -> dict[str, Any]:
+        return {"id": str(obj.role.pk), "slug": obj.role.slug, "name": obj.role.name}
+
+    def get_team(self, obj: Invite) -> dict[str, Any] | None:
+        return {"id": str(obj.team.pk), "slug": obj.team.slug, "name": obj.team.name} if obj.team else None
+
+    def get_invited_by(self, obj: Invite) -> dict[str, Any]:
+        return {"id": str(obj.invited_by.pk), "email": obj.invited_by.email}
+
+
+class InviteListCreateApi(TenantScopedApi):
+    """The tenant's invites; invite someone (the token goes to them by e-mail, never in the response)."""
+
+    permission_map = {"GET": "invites:read", "POST": "invites:write"}
+
+    class InviteCreateInput(serializers.Serializer):
+        email = serializers.EmailField()
+        role_id = serializers.UUIDField(
+            required=False, help_text="A system role or one of this tenant's roles; default: member."
+        )
+        team_id = serializers.UUIDField(required=False, allow_null=True)
+
+    @extend_schema(
+        responses=InviteOutput(many=True),
+        operation_id="invites_list",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                str,
+                OpenApiParameter.QUERY,
+                enum=list(InviteStatus.values),
+                description="Only invites with this status (pending past expiry counts as expired).",
+            )
+        ],
+    )
+    def get(self, request: Request, tenant_id: Any) -> Response:
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in InviteStatus.values:
+            raise InvalidInput(
+                "Some fields are invalid.",
+                code="validation_error",
+                errors={"status": [f"One of: {', '.join(InviteStatus.values)}."]},
+            )
+        return self.paginated(invites.invite_list(tenant=self.tenant, status=wanted), InviteOutput)
+
+    @extend_schema(request=InviteCreateInput, responses={201: InviteOutput}, operation_id="invites_create")
+    def post(self, request: Request, tenant_id: Any) -> Response:
+        data = self.InviteCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        # Ids from the body are resolved within this tenant only: another tenant's id is "unknown".
+        if values.get("role_id"):
+            role = selectors.role_list(tenant=self.tenant).filter(pk=values["role_id"]).first()
+            if role is None:
+                raise InvalidInput(
+                    "Some fields are invalid.", code="validation_error", errors={"role_id": ["No such role."]}
+                )
+        else:
+            role = system_role(DEFAULT_ROLE)
+        team = None
+        if values.get("team_id"):
+            team = selectors.team_list(tenant=self.tenant).filter(pk=values["team_id"]).first()
+            if team is None:
+                raise InvalidInput(
+                    "Some fields are invalid.", code="validation_error", errors={"team_id": ["No such team."]}
+                )
+        invite, _token = invites.invite_create(
+            tenant=self.tenant, actor=request.user, email=values["email"], role=role, team=team
+        )
+        return Response(InviteOutput(invite).data, status=status.HTTP_201_CREATED)
+
+
+class InviteRevokeApi(TenantScopedApi):
+    """Revoke a pending invite: its link stops working at once."""
+
+    permission_map = {"POST": "invites:write"}
+
+    @extend_schema(request=None, responses=InviteOutput, operation_id="invite_revoke")
+    def post(self, request: Request, tenant_id: Any, invite_id: Any) -> Response:
+        invite = self.get_or_404(invites.invite_list(tenant=self.tenant), pk=invite_id)
+        invite = invites.invite_revoke(invite=invite, actor=request.user)
+        return Response(InviteOutput(invite).data)
+
+
+class InviteAcceptApi(BaseApi):
+    """Accept an invite with the e-mailed token (public: the token is the credential).
+
+    An address that already has an account must be logged in as that account; a new address
+    gets an account with the given password.
+    """
+
+    permission_classes = [AllowAny]
+
+    class InviteAcceptInput(serializers.Serializer):
+        token = serializers.CharField(max_length=200, trim_whitespace=True)
+        password = serializers.CharField(
+            required=False, allow_blank=True, write_only=True, trim_whitespace=False, max_length=4096
+        )
+        full_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    class InviteAcceptOutput(serializers.Serializer):
+        tenant_id = serializers.UUIDField()
+        membership_id = serializers.UUIDField()
+        user_id = serializers.UUIDField()
+        created_user = serializers.BooleanField()
+
+    @extend_schema(request=InviteAcceptInput, responses=InviteAcceptOutput, operation_id="invite_accept")
+    def post(self, request: Request) -> Response:
+        data = self.InviteAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user = request.user if request.user and request.user.is_authenticated else None
+        membership = invites.invite_accept(
+            token=values["token"],
+            user=user,
+            password=values.get("password") or None,
+            full_name=values.get("full_name", ""),
+        )
+        # An authenticated caller can only succeed as the existing account; an anonymous one
+        # only by creating the account.
+        body = {
+            "tenant_id": membership.tenant_id,
+            "membership_id": membership.pk,
+            "user_id": membership.user_id,
+            "created_user": user is None,
+        }
+        return Response(self.InviteAcceptOutput(body).data)
