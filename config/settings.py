@@ -163,6 +163,7 @@ AUTHENTICATION_BACKENDS = [
 # Platform staff must pass a second factor (always on in production).
 QM_STAFF_REQUIRE_2FA = env.bool("QM_STAFF_REQUIRE_2FA", default=PRODUCTION)
 QM_PUBLIC_URL = env.str("QM_PUBLIC_URL", default="http://127.0.0.1:8000")
+QM_INVITE_DAYS = env.int("QM_INVITE_DAYS", default=7)
 
 # Object permissions (django-guardian): no anonymous user object.
 ANONYMOUS_USER_NAME = None
@@ -217,7 +218,9 @@ STORAGES = {
 
 # --- Cache, Celery, Channels: Redis when REDIS_URL is set, in-process otherwise.
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# Tests keep the cache in local memory (isolated, nothing shared to flush); tests that need the
+# real Redis configure it themselves from REDIS_URL.
+if REDIS_URL and not TESTING:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Role
-from tenants.models import Membership, Team, Tenant
+from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
 
 
 def membership_for(*, user: Any, tenant: Tenant) -> Membership | None:
@@ -55,3 +56,23 @@ def role_list(*, tenant: Tenant) -> QuerySet[Role]:
 
 def owner_count(*, tenant: Tenant) -> int:
     return Membership.objects.filter(tenant=tenant, role__slug="owner", role__tenant__isnull=True).count()
+
+
+def invite_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Invite]:
+    """The tenant's invites, newest first, with `effective_status`; filter on that status."""
+    now = timezone.now()
+    qs = (
+        Invite.objects.filter(tenant=tenant)
+        .select_related("role", "team", "invited_by")
+        .annotate(
+            effective_status=Case(
+                When(status=InviteStatus.PENDING, expires_at__lte=now, then=Value(InviteStatus.EXPIRED)),
+                default=F("status"),
+                output_field=CharField(),
+            )
+        )
+        .order_by("-created_at", "-id")
+    )
+    if status:
+        qs = qs.filter(effective_status=status)
+    return qs

@@ -2,9 +2,6 @@
 
 The token is e-mailed once and never stored: the invite keeps its SHA-256 only, so a leaked
 database (or audit log, or API response) cannot be turned into a membership.
-
-(`invite_list` is a read and belongs in tenants/selectors.py; it lives here until that module
-takes it, so the invite feature stays in files of its own.)
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Case, CharField, F, QuerySet, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -58,26 +54,6 @@ def invite_effective_status(invite: Invite) -> str:
 
 
 # --- Reads ------------------------------------------------------------------------------------
-
-
-def invite_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Invite]:
-    """The tenant's invites, newest first, with `effective_status`; filter on that status."""
-    now = timezone.now()
-    qs = (
-        Invite.objects.filter(tenant=tenant)
-        .select_related("role", "team", "invited_by")
-        .annotate(
-            effective_status=Case(
-                When(status=InviteStatus.PENDING, expires_at__lte=now, then=Value(InviteStatus.EXPIRED)),
-                default=F("status"),
-                output_field=CharField(),
-            )
-        )
-        .order_by("-created_at", "-id")
-    )
-    if status:
-        qs = qs.filter(effective_status=status)
-    return qs
 
 
 # --- Create and revoke ------------------------------------------------------------------------

@@ -27,7 +27,8 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
 
 class ApiKeyFactory(factory.django.DjangoModelFactory[ApiKey]):
-    """A key row with a known raw key in `.raw_key` (the factory keeps what the API shows once)."""
+    """A key row for tenancy tests; its raw key is unknown (tests that call the API with a key
+    create it through the service, which returns the key once)."""
 
     class Meta:
         model = ApiKey

@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from core.api import BaseApi, TenantScopedApi
 from core.errors import InvalidInput
@@ -96,7 +97,7 @@ class InviteListCreateApi(TenantScopedApi):
                 code="validation_error",
                 errors={"status": [f"One of: {', '.join(InviteStatus.values)}."]},
             )
-        return self.paginated(invites.invite_list(tenant=self.tenant, status=wanted), InviteOutput)
+        return self.paginated(selectors.invite_list(tenant=self.tenant, status=wanted), InviteOutput)
 
     @extend_schema(request=InviteCreateInput, responses={201: InviteOutput}, operation_id="invites_create")
     def post(self, request: Request, tenant_id: Any) -> Response:
@@ -132,7 +133,7 @@ class InviteRevokeApi(TenantScopedApi):
 
     @extend_schema(request=None, responses=InviteOutput, operation_id="invite_revoke")
     def post(self, request: Request, tenant_id: Any, invite_id: Any) -> Response:
-        invite = self.get_or_404(invites.invite_list(tenant=self.tenant), pk=invite_id)
+        invite = self.get_or_404(selectors.invite_list(tenant=self.tenant), pk=invite_id)
         invite = invites.invite_revoke(invite=invite, actor=request.user)
         return Response(InviteOutput(invite).data)
 
@@ -145,6 +146,8 @@ class InviteAcceptApi(BaseApi):
     """
 
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
     class InviteAcceptInput(serializers.Serializer):
         token = serializers.CharField(max_length=200, trim_whitespace=True)
