@@ -12,6 +12,8 @@ api_v1: list = [
     path("", include("accounts.api.urls")),
     path("", include("accounts.api.api_key_urls")),
     path("", include("tenants.api.invite_urls")),
+    path("", include("tenants.api.config_urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [
