@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
@@ -5,13 +7,25 @@ from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts.models import User
+from accounts.services.users import ADMIN_EDITABLE_FIELDS, user_save_from_admin
+from core.admin_bypass import PlatformStaffAdminMixin
 
 admin.site.unregister(Group)
 
 
+class QuartermasterUserChangeForm(UserChangeForm):
+    """Django's form treats `username` as the login field (UsernameField), which crashes on our
+    optional username left empty; here it is an ordinary optional field (e-mail is the login)."""
+
+    class Meta(UserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+        field_classes: dict[str, Any] = {}
+
+
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
-    form = UserChangeForm
+class UserAdmin(PlatformStaffAdminMixin, BaseUserAdmin, ModelAdmin):
+    form = QuartermasterUserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
     ordering = ["email"]
@@ -26,3 +40,10 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
         ("Dates", {"fields": ("last_login", "date_joined", "last_seen_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
+        before = {}
+        if change:
+            previous = User.objects.get(pk=obj.pk)
+            before = {f: getattr(previous, f) for f in ADMIN_EDITABLE_FIELDS}
+        user_save_from_admin(user=obj, actor=request.user, created=not change, before=before)

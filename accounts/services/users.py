@@ -52,3 +52,41 @@ def user_register(*, email: str, password: str, tenant_name: str, full_name: str
     user.save()
     tenant_create(actor=user, owner=user, name=tenant_name, admin_email=email)
     return user
+
+
+ADMIN_EDITABLE_FIELDS = [
+    "email",
+    "full_name",
+    "username",
+    "platform_role",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+]
+
+
+@transaction.atomic
+def user_save_from_admin(*, user: User, actor: User, created: bool, before: dict[str, object]) -> User:
+    """Save a user edited in the back office, with an audit entry of what changed.
+
+    Deactivation ends every session at once; role and flag changes are warnings in the log.
+    """
+    from accounts.services.auth import sessions_revoke_all
+    from audit.services import audit_record, changes
+
+    user.email = UserManager.normalize_email(user.email)
+    user.save()
+    after = {f: getattr(user, f) for f in ADMIN_EDITABLE_FIELDS}
+    diff = changes({} if created else before, after)
+    if created or diff:
+        sensitive = {"platform_role", "is_active", "is_staff", "is_superuser"} & set(diff)
+        audit_record(
+            action="user.created" if created else "user.updated",
+            target=user,
+            severity="warning" if sensitive else "info",
+            details={"changes": diff},
+            actor=actor,
+        )
+    if not created and before.get("is_active") and not user.is_active:
+        sessions_revoke_all(user=user, reason="deactivated", actor=actor)
+    return user
