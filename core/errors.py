@@ -106,6 +106,18 @@ class LimitExceeded(DomainError):
     default_detail = "A limit was reached."
 
 
+class RetryLater(DomainError):
+    """Too many attempts: 429 with a Retry-After header of `retry_after` seconds."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "throttled"
+    default_detail = "Too many attempts; wait before trying again."
+
+    def __init__(self, retry_after: int, detail: str | None = None):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class InvalidInput(DomainError):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid"
@@ -139,9 +151,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             error_body(exc.status_code, code=exc.code, detail=exc.detail, errors=exc.errors),
             status=exc.status_code,
         )
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after:
-            domain_response["Retry-After"] = str(retry_after)  # 429s say when to come back
+        if isinstance(exc, RetryLater):
+            domain_response["Retry-After"] = str(exc.retry_after)
         return domain_response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -205,6 +216,7 @@ __all__ = [
     "LimitExceeded",
     "NotFound",
     "PermissionDeniedError",
+    "RetryLater",
     "api_error_response",
     "api_exception_handler",
     "error_body",

@@ -32,7 +32,7 @@ from accounts.models import User, UserManager, UserSession
 from audit.models import Severity
 from audit.services import audit_record
 from core.context import client_ip
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput, RetryLater
 
 # A rotated token seen again within this many seconds is a client retry, not theft.
 REFRESH_RETRY_GRACE = timedelta(seconds=10)
@@ -44,14 +44,9 @@ class AuthenticationError(DomainError):
     default_detail = "The e-mail or password is wrong."
 
 
-class AccountLocked(DomainError):
-    status_code = 429
+class AccountLocked(RetryLater):
     code = "account_locked"
     default_detail = "Too many failed logins: this account is locked for a while."
-
-    def __init__(self, retry_after: int):
-        super().__init__()
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, RetryLater
 from core.tenancy import user_context
 
 BACKUP_CODE_COUNT = 10
@@ -36,14 +36,9 @@ class InvalidCode(DomainError):
     default_detail = "The code is wrong or was already used."
 
 
-class MfaThrottled(DomainError):
-    status_code = 429
+class MfaThrottled(RetryLater):
     code = "mfa_throttled"
     default_detail = "Too many wrong codes; wait before trying again."
-
-    def __init__(self, retry_after: int):
-        super().__init__()
-        self.retry_after = retry_after
 
 
 class InvalidChallenge(DomainError):
