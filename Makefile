@@ -11,7 +11,7 @@ PORT ?= 8000
 # Lint needs Django settings importable, not a database: any well-formed URL will do.
 LINT_ENV := DATABASE_URL=$${DATABASE_URL:-postgresql://lint@localhost/lint}
 
-.PHONY: run test lint format migrate shell requirements clean-data
+.PHONY: run test lint audit format migrate shell requirements clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(LINT_ENV) $(VENV)/bin/mypy .
+
+# Known vulnerabilities in the pinned dependencies (needs PyPI's JSON API or OSV; not in CI,
+# whose network reaches only the package index).
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit -r requirements.txt -r requirements-dev.txt --progress-spinner off
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

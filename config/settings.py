@@ -361,3 +361,61 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Tenant configuration: settings, feature flags, the secret locker (tenants/, core/crypto.py)
+# Which environment's settings and flags this deployment reads (rows are kept per environment).
+QM_ENVIRONMENT = env.str("QM_ENVIRONMENT", default="production" if PRODUCTION else "development")
+if QM_ENVIRONMENT not in {"development", "staging", "production"}:
+    raise ImproperlyConfigured(
+        f"QM_ENVIRONMENT must be development, staging or production, not {QM_ENVIRONMENT!r}"
+    )
+
+
+def _development_encryption_keys() -> str:
+    """A key ring generated once per checkout and kept in .data/ (git-ignored, mode 600)."""
+    import os
+
+    from core.crypto import generate_key
+
+    path = DATA_DIR / "encryption_keys"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # Written aside, then linked into place: two processes starting at once (test workers)
+        # agree on one key, and nobody reads a half-written file.
+        tmp = path.with_name(f".encryption_keys.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"dev1:{generate_key()}\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+# AES-256-GCM keys for values encrypted at rest: "kid1:base64key,kid2:base64key". The first key
+# encrypts, all decrypt; rotate with `manage.py rotate_encryption_key` (see .env.example).
+QM_ENCRYPTION_KEYS = env.str("QM_ENCRYPTION_KEYS", default="")
+if not QM_ENCRYPTION_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "QM_ENCRYPTION_KEYS is not set. Production refuses to start without it: generate a key "
+            "with `python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'` "
+            "and set QM_ENCRYPTION_KEYS=k1:<that key>. Keep it safe: without it, secrets are lost."
+        )
+    QM_ENCRYPTION_KEYS = _development_encryption_keys()
+
+
+def _check_encryption_keys(spec: str) -> None:
+    # Fail at start-up, not at the first encryption hours later.
+    from core.crypto import KeyRingError, parse_key_ring
+
+    try:
+        parse_key_ring(spec)
+    except KeyRingError as exc:
+        raise ImproperlyConfigured(f"QM_ENCRYPTION_KEYS is malformed: {exc}") from exc
+
+
+_check_encryption_keys(QM_ENCRYPTION_KEYS)
