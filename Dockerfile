@@ -5,7 +5,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
+# collectstatic needs importable production settings, not real secrets: throwaway values.
 RUN DJANGO_ENV=production DJANGO_SECRET_KEY=collectstatic-only DATABASE_URL=postgresql://build@localhost/build \
+    QM_ENCRYPTION_KEYS="build:$(python -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')" \
     python manage.py collectstatic --noinput
 RUN useradd --system --uid 10001 quartermaster
 USER quartermaster
