@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
-from accounts.models import UserSession
+from accounts.models import User, UserSession
 
 
 class SessionJWTAuthentication(JWTAuthentication):
@@ -37,4 +38,11 @@ class SessionJWTAuthentication(JWTAuthentication):
         if str(user.pk) != str(token.get("user_id")) or not user.is_active:
             raise AuthenticationFailed("This account is not active.", code="user_inactive")
         request._request.qm_session = session  # type: ignore[attr-defined]  # the caller's session
+        _mark_seen(user)
         return user, token
+
+
+def _mark_seen(user: Any) -> None:
+    """Record activity at most once a minute per user: no write per request on a hot path."""
+    if cache.add(f"qm:user-seen:{user.pk}", 1, timeout=60):
+        User.objects.filter(pk=user.pk).update(last_seen_at=timezone.now())

@@ -379,3 +379,15 @@ def test_membership_removed__tenant_access_stops_on_the_next_request(user, token
         Membership.objects.filter(user=user).delete()
 
     assert client.get(f"/api/v1/tenants/{tenant.pk}/teams/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_last_seen__written_once_a_minute_not_per_request(user, tokens, django_assert_num_queries):
+    client = bearer(tokens["access"])
+    client.get("/api/v1/auth/me")
+    first_seen = User.objects.get(pk=user.pk).last_seen_at
+
+    client.get("/api/v1/auth/me")
+
+    assert first_seen is not None
+    assert User.objects.get(pk=user.pk).last_seen_at == first_seen
