@@ -382,7 +382,7 @@ def test_membership_removed__tenant_access_stops_on_the_next_request(user, token
 
 
 @pytest.mark.django_db
-def test_last_seen__written_once_a_minute_not_per_request(user, tokens, django_assert_num_queries):
+def test_last_seen__written_once_a_minute_not_per_request(user, tokens):
     client = bearer(tokens["access"])
     client.get("/api/v1/auth/me")
     first_seen = User.objects.get(pk=user.pk).last_seen_at
