@@ -59,9 +59,13 @@ def mfa_demanded_by_rules(user: User) -> bool:
 
     if settings.QM_STAFF_REQUIRE_2FA and user.is_platform_staff:
         return True
-    # The user's own memberships, across tenants, through the RLS own-rows policy.
+    from tenants.selectors_config import get_setting
+
+    # The user's own memberships, across tenants, through the RLS own-rows policy: a tenant's
+    # own rule, or the platform's `security.require_2fa` setting for that tenant.
     with user_context(user), scopes_disabled():
-        return Membership.objects.filter(user=user, tenant__require_2fa=True).exists()
+        tenants = list(Membership.objects.filter(user=user).values_list("tenant_id", "tenant__require_2fa"))
+    return any(required or get_setting(tenant_id, "security.require_2fa") for tenant_id, required in tenants)
 
 
 def mfa_required(user: User) -> bool:

@@ -331,3 +331,21 @@ def test_totp__one_code_sent_by_20_concurrent_logins__exactly_one_accepted():
     )
 
     assert Counter(r.status_code for r in responses)[200] == 1
+
+
+@pytest.mark.django_db
+def test_platform_setting_requires_2fa__for_one_tenant__its_members_must_enrol(api_client, user):
+    from core.tenancy import tenant_context
+    from tenants.services_config import setting_set
+
+    tenant = TenantFactory.create()
+    member(tenant, "member", user=user)
+    staff = UserFactory.create(platform_admin=True)
+    before = login(api_client, user.email).json()
+
+    with tenant_context(tenant):  # services run in their tenant's context, as the API sets it
+        setting_set(tenant=tenant, key="security.require_2fa", value=True, actor=staff)
+    after = login(api_client, user.email).json()
+
+    assert "access" in before
+    assert after.get("mfa_enrollment_required") is True

@@ -40,6 +40,7 @@ def test_production__documented_variables_set__check_deploy_is_clean():
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY="x" * 20 + "-production-like-secret-for-the-check-0123456789",
         DJANGO_ALLOWED_HOSTS="qm.example.com",
+        QM_ENCRYPTION_KEYS="k1:" + "A" * 43 + "=",
     )
 
     assert result.returncode == 0, result.stderr + result.stdout
