@@ -62,3 +62,9 @@ requirements: $(STAMP)
 # Removes the embedded database and the generated development secrets.
 clean-data:
 	rm -rf .data
+
+# The billing benchmark (bench/README.md): charges/s over HTTP beside pgbench and a no-op
+# endpoint, on the embedded PostgreSQL unless DATABASE_URL is set. Not part of `make test`.
+.PHONY: bench-billing
+bench-billing: $(STAMP)
+	$(WITH_DB) $(PY) -m bench.billing_bench $(BENCH_ARGS)

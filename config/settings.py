@@ -419,3 +419,39 @@ def _check_encryption_keys(spec: str) -> None:
 
 
 _check_encryption_keys(QM_ENCRYPTION_KEYS)
+
+# --- Billing (billing/): reservations, usage reports, idempotency, periodic tasks
+# How long a credit hold lasts unless the request says otherwise, and the longest one may ask.
+QM_BILLING_RESERVATION_TTL_SECONDS = env.int("QM_BILLING_RESERVATION_TTL_SECONDS", default=900)
+QM_BILLING_RESERVATION_MAX_TTL_SECONDS = env.int("QM_BILLING_RESERVATION_MAX_TTL_SECONDS", default=86400)
+# Usage reported with an occurred_at older than this is refused (staff adjust instead).
+QM_BILLING_USAGE_MAX_AGE_HOURS = env.int("QM_BILLING_USAGE_MAX_AGE_HOURS", default=168)
+# Days a stored idempotent response can be replayed; the ledger refuses a reused key forever.
+QM_BILLING_IDEMPOTENCY_DAYS = env.int("QM_BILLING_IDEMPOTENCY_DAYS", default=30)
+# Seconds between runs of the reservation expiry task (django-celery-beat).
+QM_BILLING_EXPIRY_INTERVAL_SECONDS = env.int("QM_BILLING_EXPIRY_INTERVAL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "billing-expire-reservations": {
+        "task": "billing.expire_reservations",
+        "schedule": float(QM_BILLING_EXPIRY_INTERVAL_SECONDS),
+    },
+    "billing-renew-subscriptions": {"task": "billing.renew_subscriptions", "schedule": 3600.0},
+    "billing-prune-idempotency-records": {"task": "billing.prune_idempotency_records", "schedule": 86400.0},
+}
+# Billing's status fields get names of their own in the OpenAPI schema (not Status152Enum).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
+    "ReservationStatusEnum": "billing.models.ReservationStatus",
+    "SubscriptionStatusEnum": "billing.models.SubscriptionStatus",
+}
+# Tenant configuration's enums get names of their own in the OpenAPI schema (not TypeEnum).
+_CONFIG_ENUM_NAMES: dict[str, str] = {
+    "SettingTypeEnum": "tenants.settings_registry.KIND_VALUES",
+    "SettingVersionActionEnum": "tenants.models.SettingAction",
+    "FlagEvaluationReasonEnum": "tenants.selectors_config.FLAG_REASONS",
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object
+    **_CONFIG_ENUM_NAMES,
+}

@@ -13,6 +13,7 @@ from accounts import permissions as registry
 from accounts.models import Role
 from audit.models import Severity
 from audit.services import audit_record, changes
+from billing.services import billing_tenant_setup
 from core.errors import Conflict, InvalidInput, PermissionDeniedError
 from core.tenancy import tenant_context
 from tenants import selectors
@@ -87,6 +88,7 @@ def tenant_create(
         )
         if owner is not None:
             membership_create(tenant=tenant, user=owner, role=system_role("owner"), actor=actor)
+        billing_tenant_setup(tenant=tenant, actor=actor, owner=owner)  # credits, plan, included grant
     return tenant
 
 

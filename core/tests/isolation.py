@@ -9,6 +9,8 @@ here, and a new endpoint joins by adding entries:
 - a route under /api/v1/ that is authenticated but not tenant-scoped:
   `AUTHENTICATED_NON_TENANT_ROUTES`, with the reason;
 - a new object kwarg in a URL (`<uuid:agent_id>`): `OBJECT_FACTORIES`;
+- a URL kwarg that names no tenant's object (a setting key of the registry in code):
+  `URL_CONSTANTS`, with the value to use and the reason;
 - a write that needs more than `DEFAULT_WRITE_BODY` to succeed: `WRITE_BODIES`;
 - a route that only succeeds from some state of the tenant (reactivate needs a suspended
   tenant): `ROUTE_PREPARATIONS`.
@@ -75,6 +77,12 @@ AUTHENTICATED_NON_TENANT_ROUTES: dict[str, str] = {
     "/api/v1/auth/password/change": "The caller's own password.",
     "/api/v1/auth/2fa/*": "The caller's own second factor.",
     "/api/v1/platform/users/*": "Platform staff operations on users (checked in the view).",
+    "/api/v1/platform/settings/*": (
+        "The platform's setting defaults: platform staff read, platform admins write (checked in the view)."
+    ),
+    "/api/v1/platform/flags/*": (
+        "Platform-wide feature flags: platform staff read, platform admins write (checked in the view)."
+    ),
 }
 
 # --- Objects named in URLs ---------------------------------------------------------------------
@@ -102,6 +110,18 @@ def _invite(tenant: Tenant) -> uuid.UUID:
     return InviteFactory.create(tenant=tenant).pk
 
 
+def _flag(tenant: Tenant) -> uuid.UUID:
+    from tenants.tests.factories import FeatureFlagFactory
+
+    return FeatureFlagFactory.create(tenant=tenant).pk
+
+
+def _secret(tenant: Tenant) -> uuid.UUID:
+    from tenants.tests.factories import SecretFactory
+
+    return SecretFactory.create(tenant=tenant).pk
+
+
 # URL kwarg name → a callable making a fresh object of that tenant and returning its id. Every
 # kwarg of a tenant-scoped route except tenant_id needs an entry: the harness fails without one.
 OBJECT_FACTORIES: dict[str, Callable[[Tenant], uuid.UUID]] = {
@@ -110,6 +130,18 @@ OBJECT_FACTORIES: dict[str, Callable[[Tenant], uuid.UUID]] = {
     "membership_id": _membership,
     "api_key_id": _api_key,
     "invite_id": _invite,
+    "flag_id": _flag,
+    "secret_id": _secret,
+}
+
+# URL kwargs that name no object of a tenant, so no other tenant's value exists to probe with:
+# kwarg → (the value the harness puts in URLs, why it is not a tenant's object).
+URL_CONSTANTS: dict[str, tuple[Any, str]] = {
+    "key": (
+        "providers.openai_api_key",
+        "A setting key from the registry in code (tenants/settings_registry.py): the same in every "
+        "tenant; which tenant's value is read or written comes from tenant_id alone.",
+    ),
 }
 
 # --- Request bodies and preconditions ----------------------------------------------------------
@@ -124,6 +156,17 @@ WRITE_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/tenants/<uuid:tenant_id>/api-keys/": {"name": "x", "scopes": ["teams:read"]},
     # The role defaults to member; the address is new in every (fresh) tenant.
     "/api/v1/tenants/<uuid:tenant_id>/invites/": {"email": "harness-invitee@example.com"},
+    # The value differs from the one _setting_history wrote; DELETE (reset) ignores the body.
+    "/api/v1/tenants/<uuid:tenant_id>/settings/<str:key>/": {"value": "sk-harness-value-0003", "reason": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/settings/<str:key>/rollback": {"version": 1, "reason": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/flags/": {"key": "harness-flag", "rollout_percentage": "10.00"},
+    "/api/v1/tenants/<uuid:tenant_id>/flags/<uuid:flag_id>/": {"rollout_percentage": "50.00"},
+    "/api/v1/tenants/<uuid:tenant_id>/secrets/": {
+        "name": "harness",
+        "provider": "openai",
+        "value": "sk-harness-secret-0001",
+    },
+    "/api/v1/tenants/<uuid:tenant_id>/secrets/<uuid:secret_id>/rotate": {"value": "sk-harness-secret-0002"},
 }
 
 
@@ -135,10 +178,78 @@ def _suspend(tenant: Tenant) -> None:
     tenant.refresh_from_db()
 
 
+def _setting_history(tenant: Tenant) -> None:
+    """Two versions of the URL's setting: reset, rollback to v1 and reveal all change something."""
+    from tenants.tests.factories import setting_value
+
+    key = URL_CONSTANTS["key"][0]
+    setting_value(tenant, key, "sk-harness-value-0001")
+    setting_value(tenant, key, "sk-harness-value-0002")
+
+
 # Pattern → what to do to the tenant first, so that an authorised request would succeed.
 ROUTE_PREPARATIONS: dict[str, Callable[[Tenant], None]] = {
     "/api/v1/tenants/<uuid:tenant_id>/reactivate": _suspend,
+    "/api/v1/tenants/<uuid:tenant_id>/settings/<str:key>/*": _setting_history,
 }
+
+# --- Billing (billing/api) ----------------------------------------------------------------------
+
+AUTHENTICATED_NON_TENANT_ROUTES.update(
+    {
+        "/api/v1/billing/plans": "The plans on offer: a platform-wide catalogue, the same for every caller.",
+        "/api/v1/billing/prices": "Model prices and their effective dates: a platform-wide catalogue.",
+    }
+)
+
+
+def _billing(name: str) -> Callable[[Tenant], Any]:
+    def make(tenant: Tenant) -> Any:
+        from billing.tests import factories
+
+        return getattr(factories, name)(tenant)
+
+    return make
+
+
+def _funded(tenant: Tenant) -> None:
+    from billing.tests.factories import fund
+
+    fund(tenant, 100)
+
+
+OBJECT_FACTORIES.update(
+    {
+        "transaction_id": _billing("make_entry"),
+        "threshold_id": _billing("make_threshold"),
+        "reservation_id": _billing("make_reservation"),
+    }
+)
+_USAGE = {"model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 100}
+_T = "/api/v1/tenants/<uuid:tenant_id>"
+WRITE_BODIES.update(
+    {
+        f"{_T}/credits": {"overdraft_limit": "10"},
+        f"{_T}/credits/transactions": {"kind": "grant", "amount": "10", "reason": "x"},
+        f"{_T}/credits/thresholds": {"threshold": "10"},
+        f"{_T}/subscription": {"purchased_agent_slots": 2},
+        # Usage and holds need an idempotency key; the harness sends no headers, so in the body.
+        f"{_T}/usage": {**_USAGE, "idempotency_key": "harness-usage"},
+        f"{_T}/usage/batch": {"events": [{**_USAGE, "idempotency_key": "harness-1"}]},
+        f"{_T}/usage/reservations": {"amount": "1", "idempotency_key": "harness-hold"},
+        f"{_T}/usage/reservations/<uuid:reservation_id>/settle": _USAGE,
+    }
+)
+ROUTE_PREPARATIONS.update(
+    {
+        # Charges and holds succeed only on credits the tenant has.
+        f"{_T}/usage": _funded,
+        f"{_T}/usage/batch": _funded,
+        f"{_T}/usage/reservations": _funded,
+        # Tenants made by TenantFactory (not tenant_create) have no subscription yet.
+        f"{_T}/subscription": _billing("make_subscription"),
+    }
+)
 
 # --- The URL map -------------------------------------------------------------------------------
 
@@ -167,7 +278,7 @@ class Route:
 
     @property
     def object_kwargs(self) -> tuple[str, ...]:
-        return tuple(k for k in self.kwargs if k != TENANT_KWARG)
+        return tuple(k for k in self.kwargs if k != TENANT_KWARG and k not in URL_CONSTANTS)
 
     def required(self, method: str) -> str | None:
         """The permission-map entry of `method`, if the view declares one."""
@@ -179,6 +290,7 @@ class Route:
 
     def url(self, **values: Any) -> str:
         """The concrete URL with `values` for the kwargs (every kwarg needs one)."""
+        values = {k: URL_CONSTANTS[k][0] for k in self.kwargs if k in URL_CONSTANTS} | values
         missing = sorted(set(self.kwargs) - set(values))
         if missing:
             raise KeyError(f"{self}: no value for {', '.join(missing)}")
@@ -302,6 +414,12 @@ def snapshot_models() -> list[type[Model]]:
         m for m in apps.get_models() if issubclass(m, TenantScopedModel) and not m._meta.proxy
     ]
     found += [Tenant, Role, AuditLogEntry]
+    # Tables whose tenant is nullable (platform rows: settings, flags) are not TenantScopedModels.
+    found += [
+        m
+        for m in apps.get_models()
+        if not m._meta.proxy and any(f.name == "tenant" and f.is_relation for f in m._meta.fields)
+    ]
     return sorted(set(found), key=lambda m: m._meta.label)
 
 

@@ -12,9 +12,19 @@ from django_scopes import ScopeError
 from accounts.tests.factories import ApiKeyFactory
 from audit.models import AuditLogEntry
 from audit.services import audit_record
+from billing.tests import factories as billing_factories
 from core.tenancy import current_tenant_id, platform_bypass, tenant_context
 from tenants.models import Team
-from tenants.tests.factories import InviteFactory, MembershipFactory, RoleFactory, TeamFactory, TenantFactory
+from tenants.tests.factories import (
+    FeatureFlagFactory,
+    InviteFactory,
+    MembershipFactory,
+    RoleFactory,
+    SecretFactory,
+    TeamFactory,
+    TenantFactory,
+    setting_value,
+)
 
 
 def _audit_entry(tenant: Any) -> Any:
@@ -31,6 +41,17 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "audit_auditlogentry": _audit_entry,
     "accounts_apikey": lambda t: ApiKeyFactory.create(tenant=t),
     "tenants_invite": lambda t: InviteFactory.create(tenant=t),
+    # A setting changed through its service writes the setting row and its first version.
+    "tenants_setting": lambda t: setting_value(t, "console.dormant_after_days", 14),
+    "tenants_settingversion": lambda t: setting_value(t, "providers.openai_api_key", "sk-rls-test-0001"),
+    "tenants_featureflag": lambda t: FeatureFlagFactory.create(tenant=t),
+    "tenants_secret": lambda t: SecretFactory.create(tenant=t),
+    "billing_creditaccount": billing_factories.make_account,
+    "billing_credittransaction": billing_factories.make_entry,
+    "billing_subscription": billing_factories.make_subscription,
+    "billing_reservation": billing_factories.make_reservation,
+    "billing_idempotencyrecord": billing_factories.make_idempotency_record,
+    "billing_lowbalancethreshold": billing_factories.make_threshold,
 }
 
 

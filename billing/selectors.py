@@ -1,0 +1,307 @@
+"""Reads of billing. The tenant is always passed explicitly."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.utils import timezone
+
+from billing.models import (
+    CreditAccount,
+    CreditTransaction,
+    LowBalanceThreshold,
+    ModelPrice,
+    Plan,
+    Reservation,
+    Subscription,
+    TransactionKind,
+)
+
+BURN_WINDOW_DAYS = 7
+ZERO = Decimal("0.000000")
+
+
+@dataclass(frozen=True)
+class CreditSummary:
+    account: CreditAccount | None
+    subscription: Subscription | None
+    burn_rate_per_day: Decimal
+    thresholds: list[LowBalanceThreshold]
+
+    @property
+    def balance(self) -> Decimal:
+        return self.account.balance if self.account else ZERO
+
+    @property
+    def held(self) -> Decimal:
+        return self.account.held if self.account else ZERO
+
+    @property
+    def overdraft_limit(self) -> Decimal:
+        return self.account.overdraft_limit if self.account else ZERO
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held + self.overdraft_limit
+
+    @property
+    def unlimited(self) -> bool:
+        return bool(self.account and self.account.unlimited)
+
+    @property
+    def runway_days(self) -> Decimal | None:
+        """Days until the available credits run out at the last 7 days' burn rate (None: never)."""
+        if self.unlimited or self.burn_rate_per_day <= 0:
+            return None
+        days = max(self.available, Decimal(0)) / self.burn_rate_per_day
+        return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+    @property
+    def markup_multiplier(self) -> Decimal:
+        from billing.models import DEFAULT_MARKUP
+
+        if self.subscription is None:
+            return DEFAULT_MARKUP
+        return self.subscription.markup_multiplier_override or self.subscription.plan.markup_multiplier
+
+
+def credit_account_get(*, tenant: Any) -> CreditAccount | None:
+    return CreditAccount.objects.filter(tenant=tenant).first()
+
+
+def burn_rate_per_day(*, tenant: Any, now: datetime | None = None) -> Decimal:
+    """Credits charged for usage per day, averaged over the last 7 days."""
+    since = (now or timezone.now()) - timedelta(days=BURN_WINDOW_DAYS)
+    spent = CreditTransaction.objects.filter(
+        tenant=tenant, kind=TransactionKind.USAGE, created_at__gte=since
+    ).aggregate(total=Sum("amount"))["total"]
+    if not spent:
+        return ZERO
+    return (-spent / BURN_WINDOW_DAYS).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def credit_summary(*, tenant: Any) -> CreditSummary:
+    """Balance, holds, availability, burn rate and runway, thresholds, plan: four queries."""
+    return CreditSummary(
+        account=credit_account_get(tenant=tenant),
+        subscription=subscription_get(tenant=tenant),
+        burn_rate_per_day=burn_rate_per_day(tenant=tenant),
+        thresholds=list(threshold_list(tenant=tenant)),
+    )
+
+
+def subscription_get(*, tenant: Any) -> Subscription | None:
+    return Subscription.objects.select_related("plan").filter(tenant=tenant).first()
+
+
+def threshold_list(*, tenant: Any) -> QuerySet[LowBalanceThreshold]:
+    return LowBalanceThreshold.objects.filter(tenant=tenant).order_by("-threshold", "id")
+
+
+def threshold_get(*, tenant: Any, threshold_id: Any) -> LowBalanceThreshold | None:
+    return threshold_list(tenant=tenant).filter(pk=threshold_id).first()
+
+
+def transaction_list(*, tenant: Any) -> QuerySet[CreditTransaction]:
+    """The tenant's ledger, newest first (by seq: the order the balance moved in)."""
+    return CreditTransaction.objects.filter(tenant=tenant).order_by("-seq")
+
+
+def transaction_get(*, tenant: Any, transaction_id: Any) -> CreditTransaction | None:
+    return transaction_list(tenant=tenant).filter(pk=transaction_id).first()
+
+
+def reservation_list(*, tenant: Any) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+
+
+def reservation_get(*, tenant: Any, reservation_id: Any) -> Reservation | None:
+    return reservation_list(tenant=tenant).filter(pk=reservation_id).first()
+
+
+def plan_list() -> QuerySet[Plan]:
+    return Plan.objects.filter(is_active=True).order_by("monthly_price", "code")
+
+
+def price_list(*, model: str | None = None) -> QuerySet[ModelPrice]:
+    """Every price row, each model's newest first (the full history: effective dates matter)."""
+    qs = ModelPrice.objects.order_by("tier", "model", "-effective_from")
+    return qs.filter(model=model) if model else qs
+
+
+def price_in_force(*, model: str, at: datetime | None = None) -> ModelPrice | None:
+    return (
+        ModelPrice.objects.filter(model=model, effective_from__lte=at or timezone.now())
+        .order_by("-effective_from")
+        .first()
+    )
+
+
+# --- Statements and spend ---------------------------------------------------------------------
+
+
+STATEMENT_COLUMNS = [
+    "seq",
+    "created_at",
+    "occurred_at",
+    "kind",
+    "amount",
+    "balance_after",
+    "provider_cost_usd",
+    "markup_multiplier",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "agent_id",
+    "session_id",
+    "reservation_id",
+    "refund_of",
+    "idempotency_key",
+    "description",
+    "id",
+]
+
+
+def statement_opening_balance(*, tenant: Any, start: datetime) -> Decimal:
+    """The balance when the period began: the balance after the last entry before it."""
+    last = (
+        CreditTransaction.objects.filter(tenant=tenant, created_at__lt=start)
+        .order_by("-seq")
+        .values_list("balance_after", flat=True)
+        .first()
+    )
+    return last if last is not None else ZERO
+
+
+def statement_rows(
+    *, tenant: Any, start: datetime, end: datetime, chunk_size: int = 2000
+) -> Iterator[tuple[Any, ...]]:
+    """The period's entries, oldest first, read through a server-side cursor in chunks: a
+    statement of millions of entries is never held in memory. Iterate inside a transaction in
+    the tenant's context."""
+    return (
+        CreditTransaction.objects.filter(tenant=tenant, created_at__gte=start, created_at__lt=end)
+        .order_by("seq")
+        .values_list(
+            "seq",
+            "created_at",
+            "occurred_at",
+            "kind",
+            "amount",
+            "balance_after",
+            "provider_cost_usd",
+            "markup_multiplier",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "agent_id",
+            "agent_session_id",
+            "reservation_id",
+            "refund_of_id",
+            "idempotency_key",
+            "description",
+            "id",
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+SPEND_GROUPS = {"model": "model", "agent": "agent_id", "session": "agent_session_id", "day": "day"}
+
+
+def spend(
+    *, tenant: Any, group_by: str, start: datetime, end: datetime, tz: str = "UTC"
+) -> list[dict[str, Any]]:
+    """Usage per model, agent, session or day (in the tenant's time zone), most spent first
+    (days in order). Unlimited accounts' usage counts as its shadow cost, shown apart."""
+    qs = CreditTransaction.objects.filter(
+        tenant=tenant,
+        kind__in=[TransactionKind.USAGE, TransactionKind.BYPASS],
+        occurred_at__gte=start,
+        occurred_at__lt=end,
+    )
+    key = SPEND_GROUPS[group_by]
+    if key == "day":
+        qs = qs.annotate(day=TruncDate("occurred_at", tzinfo=zoneinfo.ZoneInfo(tz)))
+    shadow = Cast(
+        KeyTextTransform("shadow_amount", "metadata"), DecimalField(max_digits=20, decimal_places=6)
+    )
+    rows = (
+        qs.values(key)
+        .annotate(
+            credits=Coalesce(-Sum("amount", filter=Q(kind=TransactionKind.USAGE)), ZERO),
+            shadow_credits=Coalesce(-Sum(shadow, filter=Q(kind=TransactionKind.BYPASS)), ZERO),
+            provider_cost_usd=Coalesce(Sum("provider_cost_usd"), Decimal(0)),
+            input_tokens=Coalesce(Sum("input_tokens"), 0),
+            output_tokens=Coalesce(Sum("output_tokens"), 0),
+            events=Count("id"),
+        )
+        .order_by("day" if key == "day" else "-credits", key)
+    )
+    return [{"key": row.pop(key), **row} for row in rows]
+
+
+# --- The ledger's invariant --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    account_id: Any
+    tenant_id: Any
+    balance: Decimal
+    ledger_sum: Decimal
+    entries: int
+    chain_breaks: int
+    held: Decimal
+    open_holds: Decimal
+
+    @property
+    def ok(self) -> bool:
+        return self.balance == self.ledger_sum and self.chain_breaks == 0 and self.held == self.open_holds
+
+
+_CHECK = """
+SELECT a.id, a.tenant_id, a.balance, coalesce(l.total, 0)::numeric(20, 6), coalesce(l.n, 0),
+       coalesce(l.breaks, 0), a.held, coalesce(r.total, 0)::numeric(20, 6)
+  FROM (SELECT id, tenant_id, balance, held FROM billing_creditaccount
+         WHERE id > %(after)s ORDER BY id LIMIT %(limit)s) a
+  LEFT JOIN LATERAL (
+        SELECT sum(amount) AS total, count(*) AS n,
+               count(*) FILTER (WHERE balance_after <> running) AS breaks
+          FROM (SELECT amount, balance_after, sum(amount) OVER (ORDER BY seq) AS running
+                  FROM billing_credittransaction
+                 WHERE tenant_id = a.tenant_id AND account_id = a.id) entries
+  ) l ON true
+  LEFT JOIN LATERAL (
+        SELECT sum(amount) AS total FROM billing_reservation
+         WHERE tenant_id = a.tenant_id AND account_id = a.id AND status = 'open'
+  ) r ON true
+ ORDER BY a.id
+"""
+
+
+def ledger_account_count() -> int:
+    return CreditAccount.objects.count()
+
+
+def ledger_check(*, chunk: int = 500) -> Iterator[list[AccountCheck]]:
+    """Every account, in chunks: balance = sum of its entries, each entry's balance_after = the
+    running sum (in seq order), held = sum of its open holds. Run under the platform bypass."""
+    after = "00000000-0000-0000-0000-000000000000"
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_CHECK, {"after": after, "limit": chunk})
+            rows = [AccountCheck(*row) for row in cursor.fetchall()]
+        if not rows:
+            return
+        yield rows
+        after = str(rows[-1].account_id)

@@ -1,0 +1,455 @@
+"""What the billing services share: pricing, idempotency, response bodies, actors, alerts.
+
+Response bodies are built here, not by DRF serializers, because the first response to an
+idempotent request is stored in the same statement that does the work and replayed byte for
+byte; `billing.api.views` declares matching serializers for the OpenAPI schema and for reads.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection
+from django.utils import timezone
+
+from audit.models import Severity
+from audit.services import audit_record
+from billing.errors import IdempotencyKeyReused, invalid
+from billing.models import CREDIT_QUANTUM, MARKUP_QUANTUM, USD_QUANTUM
+from billing.services import _sql
+from core import context
+from core.errors import Conflict, InvalidInput
+
+MILLION = Decimal(1_000_000)
+MAX_TOKENS = 10**12
+MAX_KEY_LENGTH = 255
+MAX_METADATA_CHARS = 4000
+MAX_DESCRIPTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """An idempotent write's answer: the status and the exact body (stored, or replayed)."""
+
+    status_code: int
+    body: str
+    replayed: bool = False
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a ledger write: a user, an API key (acting for its creator), or the system."""
+
+    user: Any = None
+    api_key: Any = None
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return getattr(self.user, "pk", None)
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None:
+        return getattr(self.api_key, "pk", None)
+
+    @property
+    def bypasses_credits(self) -> bool:
+        """Platform admins have unlimited credits: their usage is recorded, never deducted.
+        An API key never widens its creator's powers, so a key's usage is always charged."""
+        return self.api_key is None and bool(getattr(self.user, "is_platform_admin", False))
+
+
+def resolve_actor(actor: Any = None, api_key: Any = None) -> Actor:
+    """The given actor and key, else the current request's."""
+    ctx = context.current()
+    user = actor if actor is not None else ctx.user
+    key = api_key if api_key is not None else ctx.api_key
+    return Actor(user=user if getattr(user, "is_authenticated", False) else None, api_key=key)
+
+
+# --- Amounts -----------------------------------------------------------------------------------
+
+
+def credits(value: Decimal) -> Decimal:
+    """Round to the credit's 6 decimals, half away from zero (PostgreSQL's rounding too)."""
+    quantized = value.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_UP)
+    return quantized if quantized else Decimal("0.000000")  # never "-0.000000"
+
+
+def negate(value: Decimal) -> Decimal:
+    return credits(Decimal(0) - value)
+
+
+def provider_cost(
+    *, input_tokens: int, output_tokens: int, input_price: Decimal, output_price: Decimal
+) -> Decimal:
+    """USD the provider charges for the tokens at the prices per million tokens."""
+    cost = (Decimal(input_tokens) * input_price + Decimal(output_tokens) * output_price) / MILLION
+    return cost.quantize(USD_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def charge_credits(*, cost_usd: Decimal, markup: Decimal) -> Decimal:
+    """Credits for a provider cost: cost x markup, to 6 decimals."""
+    return credits(cost_usd * markup)
+
+
+def fmt(value: Decimal | None) -> str | None:
+    """A Decimal as DRF renders it: fixed point, never exponent notation."""
+    return None if value is None else f"{value:f}"
+
+
+@functools.lru_cache(maxsize=256)
+def iso(value: datetime | None) -> str | None:
+    """A datetime as DRF renders it (UTC, 'Z'). Cached: a batch renders the same instant 2,000 times."""
+    if value is None:
+        return None
+    text = timezone.localtime(value, timezone.get_default_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def parse_amount(value: Any, field: str = "amount") -> Decimal:
+    """A credit amount from input: at most 6 decimals, finite."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise invalid(field, "A decimal number is required.") from None
+    if not amount.is_finite():
+        raise invalid(field, "A finite number is required.")
+    if amount != amount.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_UP):
+        raise invalid(field, "At most 6 decimal places.")
+    if abs(amount) >= Decimal(10) ** 14:
+        raise invalid(field, "Too large.")
+    return credits(amount)
+
+
+def markup_of(value: Any) -> Decimal:
+    return Decimal(value).quantize(MARKUP_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+# --- Input checks ------------------------------------------------------------------------------
+
+
+def check_tokens(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(field, "A whole number is required.")
+    if not 0 <= value <= MAX_TOKENS:
+        raise invalid(field, f"Between 0 and {MAX_TOKENS}.")
+    return value
+
+
+def check_uuid(value: Any, field: str) -> uuid.UUID | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise invalid(field, "Must be a valid UUID.") from None
+
+
+def check_text(value: Any, field: str, max_length: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid(field, "A string is required.")
+    if len(value) > max_length:
+        raise invalid(field, f"At most {max_length} characters.")
+    return value
+
+
+def check_metadata(value: Any) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise invalid("metadata", "A JSON object is required.")
+    if len(json.dumps(value, default=str)) > MAX_METADATA_CHARS:
+        raise invalid("metadata", f"At most {MAX_METADATA_CHARS} characters of JSON.")
+    return value
+
+
+def check_occurred_at(value: Any, now: datetime) -> datetime | None:
+    """Usage time: not in the future (a little clock skew aside), not older than the limit."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid("occurred_at", "An ISO 8601 date and time is required.") from None
+    if not isinstance(value, datetime):
+        raise invalid("occurred_at", "An ISO 8601 date and time is required.")
+    if timezone.is_naive(value):
+        raise invalid("occurred_at", "Give a time zone (e.g. 'Z').")
+    if value > now + timedelta(minutes=5):
+        raise invalid("occurred_at", "Usage cannot happen in the future.")
+    if value < now - timedelta(hours=settings.QM_BILLING_USAGE_MAX_AGE_HOURS):
+        raise invalid(
+            "occurred_at",
+            f"Usage older than {settings.QM_BILLING_USAGE_MAX_AGE_HOURS} hours is not accepted; "
+            "ask platform staff for an adjustment.",
+        )
+    return value
+
+
+def check_model(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid("model", "This field is required.")
+    if len(value) > 100:
+        raise invalid("model", "At most 100 characters.")
+    return value
+
+
+def unknown_model(model: str) -> InvalidInput:
+    return invalid("model", f"No price is in force for model {model!r}.", code="unknown_model")
+
+
+# --- Idempotency -------------------------------------------------------------------------------
+
+
+def check_idempotency_key(key: str | None, *, required: bool) -> str:
+    """The Idempotency-Key header's value: 1-255 printable ASCII characters."""
+    if key is None or key == "":
+        if required:
+            raise invalid(
+                "Idempotency-Key",
+                "This request needs an Idempotency-Key header (a unique value per request, such "
+                "as a UUID), so that a retry can never charge twice.",
+                code="idempotency_key_required",
+            )
+        return ""
+    if len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+        raise invalid("Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable ASCII characters.")
+    return key
+
+
+def fingerprint(endpoint: str, payload: dict[str, Any]) -> str:
+    """What makes two requests "the same" for an idempotency key."""
+    canonical = json.dumps([endpoint, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replay(record: Sequence[Any] | None, *, endpoint: str, fingerprint_: str) -> ApiResult:
+    """The stored answer to an earlier request with this key, if it was the same request."""
+    if record is None:
+        # The key's claim vanished between the two statements (pruned, or rolled back): the
+        # client may simply retry.
+        raise Conflict("This Idempotency-Key is being used by a request in progress; retry.", code="retry")
+    rec_endpoint, rec_fingerprint, status_code, body = record
+    if rec_endpoint != endpoint or rec_fingerprint != fingerprint_:
+        raise IdempotencyKeyReused()
+    if not status_code or not body:
+        raise Conflict("This Idempotency-Key is being used by a request in progress; retry.", code="retry")
+    return ApiResult(status_code=status_code, body=body, replayed=True)
+
+
+@contextmanager
+def ledger_key_guard() -> Iterator[None]:
+    """Turn the ledger's refusal of a reused key into the API's 409.
+
+    Stored responses are pruned after QM_BILLING_IDEMPOTENCY_DAYS; a key older than that is
+    claimed afresh, but the ledger keeps every entry's key, unique per account, and refuses the
+    entry: that request was answered long ago, and is not charged again.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        if "credit_tx_idempotency_unique" not in str(exc):
+            raise
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for an entry that is older than the replay window; "
+            "it cannot be used again."
+        ) from exc
+
+
+def read_record(*, tenant_id: Any, key: str) -> tuple[Any, ...] | None:
+    """The committed record of a key, read in a new statement (a new snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql.RECORD, {"tenant": tenant_id, "key": key})
+        return cursor.fetchone()
+
+
+# --- Bodies ------------------------------------------------------------------------------------
+
+
+def dumps(value: Any) -> str:
+    """JSON as DRF's renderer writes it: compact, UTF-8."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def entry_fields(
+    *,
+    entry_id: uuid.UUID,
+    kind: str,
+    amount: Decimal,
+    cost: Decimal | None,
+    markup: Decimal | None,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    agent_id: uuid.UUID | None,
+    session_id: uuid.UUID | None,
+    reservation_id: uuid.UUID | None,
+    refund_of: uuid.UUID | None,
+    key: str,
+    description: str,
+    metadata: dict[str, Any],
+    occurred_at: datetime,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """A ledger entry as the API shows it, balance_after aside (see `split_body`)."""
+    return {
+        "id": str(entry_id),
+        "kind": kind,
+        "amount": fmt(amount),
+        "provider_cost_usd": fmt(cost),
+        "markup_multiplier": fmt(markup),
+        "model": model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "agent_id": str(agent_id) if agent_id else None,
+        "session_id": str(session_id) if session_id else None,
+        "reservation_id": str(reservation_id) if reservation_id else None,
+        "refund_of": str(refund_of) if refund_of else None,
+        "idempotency_key": key,
+        "description": description,
+        "metadata": metadata,
+        "occurred_at": iso(occurred_at),
+        "created_at": iso(created_at),
+    }
+
+
+_USAGE_PREFIX = (
+    '{{"id":"{id}","kind":"{kind}","amount":"{amount}","provider_cost_usd":"{cost}",'
+    '"markup_multiplier":"{markup}","model":{model},"input_tokens":{input_tokens},'
+    '"output_tokens":{output_tokens},"agent_id":{agent},"session_id":{session},'
+    '"reservation_id":null,"refund_of":null,"idempotency_key":{key},"description":{description},'
+    '"metadata":{metadata},"occurred_at":"{occurred_at}","created_at":"{created_at}","balance_after":"'
+)
+
+
+def usage_prefix(
+    *,
+    entry_id: uuid.UUID,
+    kind: str,
+    amount: Decimal,
+    cost: Decimal,
+    markup: Decimal,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    agent_id: uuid.UUID | None,
+    session_id: uuid.UUID | None,
+    key: str,
+    description: str,
+    metadata: dict[str, Any],
+    occurred_at: datetime,
+    created_at: datetime,
+) -> str:
+    """split_body(entry_fields(...))[0] for a usage or bypass entry, by template: the same bytes
+    (a test holds them equal), a few times faster, which counts a thousand times per batch."""
+    return _USAGE_PREFIX.format(
+        id=entry_id,
+        kind=kind,
+        amount=fmt(amount),
+        cost=fmt(cost),
+        markup=fmt(markup),
+        model=dumps(model),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        agent=f'"{agent_id}"' if agent_id else "null",
+        session=f'"{session_id}"' if session_id else "null",
+        key=dumps(key),
+        description=dumps(description),
+        metadata=dumps(metadata) if metadata else "{}",
+        occurred_at=iso(occurred_at),
+        created_at=iso(created_at),
+    )
+
+
+USAGE_SUFFIX = '"}'
+
+
+def split_body(fields: dict[str, Any], *, wrap: tuple[str, str] = ("", "")) -> tuple[str, str]:
+    """The entry's JSON split where balance_after's value goes: the statement that writes the
+    entry puts the new balance between the two halves (balance_after is the last key)."""
+    text = dumps(fields)
+    prefix = wrap[0] + text[:-1] + ',"balance_after":"'
+    suffix = '"}' + wrap[1]
+    return prefix, suffix
+
+
+def reservation_fields(
+    *,
+    reservation_id: Any,
+    status: str,
+    amount: Decimal,
+    settled_amount: Decimal | None,
+    expires_at: datetime,
+    model: str,
+    agent_id: Any,
+    session_id: Any,
+    description: str,
+    key: str,
+    created_at: datetime,
+    closed_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "id": str(reservation_id),
+        "status": status,
+        "amount": fmt(amount),
+        "settled_amount": fmt(settled_amount),
+        "expires_at": iso(expires_at),
+        "model": model,
+        "agent_id": str(agent_id) if agent_id else None,
+        "session_id": str(session_id) if session_id else None,
+        "description": description,
+        "idempotency_key": key,
+        "created_at": iso(created_at),
+        "closed_at": iso(closed_at),
+    }
+
+
+# --- Alerts ------------------------------------------------------------------------------------
+
+
+def record_threshold_changes(*, tenant_id: Any, changes: list[dict[str, Any]], balance: Decimal) -> None:
+    """One audit entry per threshold the balance fell under (the alert; an Alert model comes
+    with the agents app). Re-armed thresholds need no entry."""
+    for change in changes:
+        if not change["below"]:
+            continue
+        audit_record(
+            action="billing.low_balance",
+            tenant=tenant_id,
+            target_type="billing.lowbalancethreshold",
+            target_id=change["id"],
+            target_label=f"below {change['threshold']}",
+            severity=Severity.WARNING,
+            details={"threshold": change["threshold"], "balance": fmt(balance)},
+            system=True,
+        )
+
+
+def ensure_account(tenant_id: Any) -> tuple[Any, bool]:
+    """The tenant's account (id, unlimited), created empty if it has none yet.
+
+    Tenants are created with their account (tenant_create); this covers rows made otherwise.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_sql.ENSURE_ACCOUNT, {"tenant": tenant_id})
+        cursor.execute("SELECT id, unlimited FROM billing_creditaccount WHERE tenant_id = %s", [tenant_id])
+        row = cursor.fetchone()
+    return row[0], row[1]
