@@ -30,7 +30,7 @@ from accounts import permissions as registry
 from accounts.models import User
 from core.context import update_context
 from core.errors import NotFound, PermissionDeniedError
-from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING, tenant_context
+from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING, set_settings, tenant_context
 
 # Special entries of a permission map, beyond the role registry.
 PLATFORM_STAFF = "platform:staff"  # platform admins and operators
@@ -38,31 +38,15 @@ PLATFORM_ADMIN = "platform:admin"  # platform admins only
 _SPECIAL = {PLATFORM_STAFF, PLATFORM_ADMIN}
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _HANDLERS = ("get", "post", "put", "patch", "delete")
-_SETTINGS = (TENANT_SETTING, USER_SETTING, BYPASS_SETTING)
 
 
-def _read_settings() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join(["coalesce(current_setting(%s, true), '')"] * 3), list(_SETTINGS)
-        )
-        return list(cursor.fetchone())
+def _request_settings(*, tenant_id: Any = "", user_id: Any = "") -> dict[str, str]:
+    return {TENANT_SETTING: str(tenant_id or ""), USER_SETTING: str(user_id or ""), BYPASS_SETTING: ""}
 
 
-def set_request_settings(*, tenant_id: Any = "", user_id: Any = "", bypass: bool = False) -> None:
+def set_request_settings(*, tenant_id: Any = "", user_id: Any = "") -> None:
     """Set the row-level-security settings for the rest of this request's transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true)",
-            [
-                TENANT_SETTING,
-                str(tenant_id or ""),
-                USER_SETTING,
-                str(user_id or ""),
-                BYPASS_SETTING,
-                "on" if bypass else "",
-            ],
-        )
+    set_settings(_request_settings(tenant_id=tenant_id, user_id=user_id))
 
 
 class BaseApi(APIView):
@@ -89,16 +73,12 @@ class BaseApi(APIView):
         # nested in another one (tests, internal calls) they are put back as they were.
         nested = connection.in_atomic_block
         with transaction.atomic(), self._stack:
-            previous = _read_settings() if nested else None
+            previous = set_settings(_request_settings(), read_previous=True) if nested else None
             response = super().dispatch(request, *args, **kwargs)
             if response.status_code >= 400:
                 transaction.set_rollback(True)  # an error response, raised or returned, writes nothing
             if previous is not None and not connection.needs_rollback:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT set_config(%s, %s, true), set_config(%s, %s, true), set_config(%s, %s, true)",
-                        [x for pair in zip(_SETTINGS, previous, strict=True) for x in pair],
-                    )
+                set_settings(previous)
             return response
 
     @property
@@ -167,12 +147,15 @@ class TenantScopedApi(BaseApi):
         if not (request.user and request.user.is_authenticated):
             self.permission_denied(request)  # belt and braces: 401 whatever permission_classes say
         user = request.user
-        tenant = self.resolve_tenant(user, self.kwargs["tenant_id"])
-        set_request_settings(tenant_id=tenant.pk, user_id=user.pk)
-        self._stack.enter_context(scope(tenant=tenant.pk))
+        tenant_id = self.kwargs["tenant_id"]
+        # The context first (the membership row is under RLS), then the membership with its
+        # tenant and role in one query; the tenant alone only when there is no membership.
+        set_request_settings(tenant_id=tenant_id, user_id=user.pk)
+        self._stack.enter_context(scope(tenant=tenant_id))
         from tenants.selectors import membership_for
 
-        membership = membership_for(user=user, tenant=tenant)
+        membership = membership_for(user=user, tenant=tenant_id, with_tenant=True)
+        tenant = membership.tenant if membership is not None else self.resolve_tenant(user, tenant_id)
         perms = registry.effective_permissions(user=user, role=membership.role if membership else None)
         # An API key acts for its creator, narrowed to its scopes, in its own tenant only; the
         # creator's platform role never widens what a key may do.

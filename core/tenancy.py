@@ -58,26 +58,34 @@ def _get(name: str) -> str:
         return cursor.fetchone()[0] or ""
 
 
-def _set(name: str, value: str) -> None:
-    # is_local = true: the value dies with the transaction, so it can never leak into the next
-    # request that reuses this connection.
+def set_settings(values: dict[str, str], *, read_previous: bool = False) -> dict[str, str]:
+    """Set transaction-local settings in one round trip; optionally return what they were.
+
+    is_local = true: the values die with the transaction, so they can never leak into the next
+    request that reuses this connection. These run on every request, hence one round trip.
+    """
+    names = list(values)
+    writes = ", ".join(["set_config(%s, %s, true)"] * len(names))
+    params = [x for name in names for x in (name, values[name])]
+    sql = f"SELECT {writes}"
+    if read_previous:
+        reads = ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names))
+        sql, params = f"SELECT {reads}; {sql}", [*names, *params]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+        cursor.execute(sql, params)  # two statements: the first one's row is the one fetched
+        return dict(zip(names, cursor.fetchone(), strict=True)) if read_previous else {}
 
 
 @contextmanager
 def _db_settings(**values: str) -> Iterator[None]:
     """Set transaction-local settings inside an atomic block; restore the previous ones after."""
     with transaction.atomic():
-        previous = {name: _get(name) for name in values}
-        for name, value in values.items():
-            _set(name, value)
+        previous = set_settings(values, read_previous=True)
         yield
         # On an exception (or a block marked for rollback) the atomic block rolls back, and
         # PostgreSQL undoes set_config with it.
         if not connection.needs_rollback:
-            for name, value in previous.items():
-                _set(name, value)
+            set_settings(previous)
 
 
 def current_tenant_id() -> uuid.UUID | None:

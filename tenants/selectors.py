@@ -12,9 +12,10 @@ from accounts.models import Role
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
 
 
-def membership_for(*, user: Any, tenant: Tenant) -> Membership | None:
-    """The user's membership in `tenant`, with its role, or None."""
-    return Membership.objects.select_related("role").filter(tenant=tenant, user=user).first()
+def membership_for(*, user: Any, tenant: Any, with_tenant: bool = False) -> Membership | None:
+    """The user's membership in `tenant` (an instance or id), with its role, or None."""
+    related = ("role", "tenant") if with_tenant else ("role",)
+    return Membership.objects.select_related(*related).filter(tenant=tenant, user=user).first()
 
 
 def tenant_list_for_user(*, user: Any) -> QuerySet[Tenant]:

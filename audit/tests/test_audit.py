@@ -194,13 +194,13 @@ def test_audit_log_api__query_count_independent_of_rows(audited_tenant, django_a
     client.force_authenticate(owner)
     url = f"/api/v1/tenants/{tenant.pk}/audit-logs/"
     client.get(url)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         client.get(url)
     with tenant_context(tenant):
         for _ in range(20):
             audit_record(action="team.updated", tenant=tenant, target=team, actor=owner)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(url)
 
     assert len(response.json()["results"]) == 23

@@ -176,9 +176,9 @@ def test_batch__query_count__the_same_for_2_and_200_events(
 
     # savepoint, read settings, tenant, set settings, membership, context, claims, the charge,
     # restore settings, release
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         post_batch(client, tenant, [event(f"a{i}") for i in range(2)])
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         post_batch(client, tenant, [event(f"b{i}") for i in range(200)])
 
     assert balance(tenant) == Decimal(1000 - 203)

@@ -525,7 +525,7 @@ def test_usage_api__query_count__pinned(tenant, owner, price, as_user, django_as
 
     # savepoint, read settings, tenant, set settings, membership, context+claim, the charge,
     # restore settings, release
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = client.post(url(tenant, "usage"), USAGE, HTTP_IDEMPOTENCY_KEY="counted")
 
     assert response.status_code == 201

@@ -102,12 +102,12 @@ def test_credits_get__query_count_pinned(tenant, owner, price, as_user, django_a
     client = as_user(owner)
     # savepoint, read settings, tenant, set settings, membership, account, subscription+plan,
     # burn rate, thresholds, restore settings, release
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         client.get(url(tenant, "credits"))
     for _ in range(5):
         charge(tenant, credits=1)
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         client.get(url(tenant, "credits"))
 
 
@@ -272,12 +272,12 @@ def test_transactions_list__bad_filter__400(tenant, owner, as_user):
 def test_transactions_list__query_count_pinned(tenant, owner, price, as_user, django_assert_num_queries):
     fund(tenant, 100)
     client = as_user(owner)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         client.get(url(tenant, "credits/transactions"))
     for _ in range(10):
         charge(tenant, credits=1)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(url(tenant, "credits/transactions"))
 
     assert len(response.json()["results"]) == 11

@@ -308,12 +308,12 @@ def test_reservations_api__list__query_count_pinned(tenant, owner, price, as_use
     fund(tenant, 100)
     client = as_user(owner)
     hold(tenant, "r0", amount=1)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         client.get(url(tenant, "usage/reservations"))
     for i in range(1, 6):
         hold(tenant, f"r{i}", amount=1)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(url(tenant, "usage/reservations"))
 
     assert len(response.json()["results"]) == 6

@@ -315,13 +315,13 @@ def test_settings_list__viewer__every_key_with_value_source_and_secrets_masked(a
 def test_settings_list__query_count__independent_of_rows(as_user, tenant, django_assert_num_queries):
     client = as_user(member(tenant, "viewer"))
     # savepoint, RLS settings read, tenant, RLS settings set, membership, settings, restore, release
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         client.get(url(tenant))
     for key, value in (("console.dormant_after_days", 5), (SECRET_KEY, CANARY), ("agents.max_depth", 3)):
         setting_value(tenant, key, value)
         setting_value(None, key, value)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(url(tenant))
 
     assert response.status_code == 200
@@ -495,12 +495,12 @@ def test_setting_versions__list__newest_first_and_query_count_pinned(
     client = as_user(admin)
     setting_value(tenant, "console.dormant_after_days", 1)
     # as the list, plus COUNT(*) for the page
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(url(tenant, "console.dormant_after_days/versions/"))
     for days in range(2, 9):
         setting_value(tenant, "console.dormant_after_days", days)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = client.get(url(tenant, "console.dormant_after_days/versions/"))
 
     assert [v["version"] for v in response.json()["results"]] == list(range(8, 0, -1))

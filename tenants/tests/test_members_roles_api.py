@@ -90,13 +90,13 @@ def test_team_list__counts_members__query_count_independent_of_rows(
     client = as_user(admin)
     TeamFactory.create(tenant=tenant)
     client.get(_url(tenant, "teams/"))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(_url(tenant, "teams/"))
     for _ in range(6):
         team = TeamFactory.create(tenant=tenant)
         member(tenant, team=team)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = client.get(_url(tenant, "teams/"))
 
     assert response.json()["count"] == 7
@@ -122,12 +122,12 @@ def test_member_list__filters_by_role_and_search(as_user, tenant, owner):
 def test_member_list__query_count_independent_of_rows(as_user, tenant, owner, django_assert_num_queries):
     client = as_user(owner)
     client.get(_url(tenant, "members/"))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(_url(tenant, "members/"))
     for _ in range(8):
         member(tenant, team=TeamFactory.create(tenant=tenant))
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = client.get(_url(tenant, "members/"))
 
     assert response.json()["count"] == 9
