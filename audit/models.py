@@ -12,7 +12,7 @@ from core.models import BaseModel
 
 class ActorType(models.TextChoices):
     USER = "user", "User"
-    API_KEY = "api_key", "API key"
+    API_KEY = ("api_key", "API key")
     SYSTEM = "system", "System"
 
 

@@ -6,11 +6,12 @@ Production differs from development only by environment variables. `DJANGO_ENV` 
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -128,9 +129,14 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL only. `make run` / `make test` set DATABASE_URL (core/devdb.py).
 if not env.str("DATABASE_URL", default=""):
-    raise ImproperlyConfigured(
-        "DATABASE_URL is not set. Run through `make run` / `make test` (they start the embedded "
-        "PostgreSQL), or set DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/NAME."
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set: production needs postgresql://USER:PASSWORD@HOST:PORT/NAME."
+        )
+    # Development: the embedded server's socket (core/devdb.py), so `manage.py` works on its own
+    # while `make run` holds the server up. Nothing connects until a query is made.
+    os.environ["DATABASE_URL"] = (
+        f"postgresql://quartermaster@{quote(str(DATA_DIR / 'pg'), safe='')}/quartermaster"
     )
 
 
