@@ -117,6 +117,14 @@ def tenant_update(*, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Tenant
         audit_record(
             action="tenant.updated", tenant=tenant, target=tenant, details={"changes": diff}, actor=actor
         )
+    if "plan" in diff:
+        # The subscription is what billing charges by; keep it on the same plan (it mirrors
+        # tenant.plan back when changed on its own side, so neither path recurses).
+        from billing.selectors import subscription_get
+        from billing.services.credits import subscription_update
+
+        if subscription_get(tenant=tenant) is not None:
+            subscription_update(tenant=tenant, actor=actor, data={"plan": tenant.plan})
     return tenant
 
 

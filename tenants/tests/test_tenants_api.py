@@ -290,3 +290,17 @@ def test_inactive_user__with_a_valid_membership__gets_nothing(as_user, tenant):
     response = as_user(user).get(f"/api/v1/tenants/{tenant.pk}/")
 
     assert response.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_tenant_update__platform_admin_changes_plan__the_subscription_follows(as_user, platform_admin):
+    from billing.models import Subscription
+
+    client = as_user(platform_admin)
+    created = client.post("/api/v1/tenants/", {"name": "Planner", "admin_email": "p@example.com"}).json()
+
+    response = client.patch(f"/api/v1/tenants/{created['id']}/", {"plan": "growth"}, format="json")
+
+    assert response.status_code == 200
+    with platform_bypass(reason="test", log=False):
+        assert Subscription.objects.get(tenant_id=created["id"]).plan.code == "growth"
