@@ -124,6 +124,16 @@ class InvalidInput(DomainError):
     default_detail = "The request is invalid."
 
 
+def full_clean_or_invalid(obj: Any, **kwargs: Any) -> None:
+    """Run a model's full_clean; a failure becomes InvalidInput (400 with field errors)."""
+    try:
+        obj.full_clean(**kwargs)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            "Some fields are invalid.", code="validation_error", errors=exc.message_dict
+        ) from exc
+
+
 def _flatten(detail: Any) -> list[str]:
     if isinstance(detail, dict):
         return [f"{k}: {m}" for k, v in detail.items() for m in _flatten(v)]
@@ -220,4 +230,5 @@ __all__ = [
     "api_error_response",
     "api_exception_handler",
     "error_body",
+    "full_clean_or_invalid",
 ]

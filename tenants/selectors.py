@@ -28,10 +28,6 @@ def tenant_list_for_user(*, user: Any) -> QuerySet[Tenant]:
     return Tenant.objects.filter(id__in=tenant_ids).order_by("name", "id")
 
 
-def tenant_member_counts(*, tenant: Tenant) -> dict[str, int]:
-    return {"members": Membership.objects.filter(tenant=tenant).count()}
-
-
 def team_list(*, tenant: Tenant) -> QuerySet[Team]:
     return (
         Team.objects.filter(tenant=tenant).annotate(member_count=Count("memberships")).order_by("name", "id")

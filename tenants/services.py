@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -14,7 +13,7 @@ from accounts.models import Role
 from audit.models import Severity
 from audit.services import audit_record, changes
 from billing.services import billing_tenant_setup
-from core.errors import Conflict, InvalidInput, PermissionDeniedError
+from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import tenant_context
 from tenants import selectors
 from tenants.models import Membership, Team, Tenant, TenantStatus
@@ -25,15 +24,6 @@ PLATFORM_ADMIN_RANK = 1000
 
 def _snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
     return {f: getattr(obj, f) for f in fields}
-
-
-def _full_clean(obj: Any, **kwargs: Any) -> None:
-    try:
-        obj.full_clean(**kwargs)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "Some fields are invalid.", code="validation_error", errors=exc.message_dict
-        ) from exc
 
 
 def actor_rank(*, actor: Any, tenant: Tenant) -> int:
@@ -70,7 +60,7 @@ def tenant_create(
 ) -> Tenant:
     """Create a tenant (platform admins); `owner`, if given, becomes its first owner."""
     tenant = Tenant(name=name, slug=slug or slugify(name)[:50], admin_email=admin_email, **fields)
-    _full_clean(tenant)
+    full_clean_or_invalid(tenant)
     try:
         with transaction.atomic():
             tenant.save()
@@ -110,7 +100,7 @@ def tenant_update(*, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Tenant
     before = _snapshot(tenant, TENANT_FIELDS)
     for field, value in data.items():
         setattr(tenant, field, value)
-    _full_clean(tenant)
+    full_clean_or_invalid(tenant)
     tenant.save()
     diff = changes(before, _snapshot(tenant, TENANT_FIELDS))
     if diff:
@@ -193,7 +183,7 @@ def _save_unique(obj: Any, field: str, message: str) -> None:
 def team_create(*, tenant: Tenant, actor: Any, name: str, slug: str = "", description: str = "") -> Team:
     """Create a team in `tenant`."""
     team = Team(tenant=tenant, name=name, slug=slug or slugify(name)[:50], description=description)
-    _full_clean(team, exclude=["tenant"])
+    full_clean_or_invalid(team, exclude=["tenant"])
     _save_unique(team, "slug", "A team with this slug exists.")
     audit_record(
         action="team.created",
@@ -212,7 +202,7 @@ def team_update(*, team: Team, actor: Any, data: dict[str, Any]) -> Team:
     before = _snapshot(team, fields)
     for field, value in data.items():
         setattr(team, field, value)
-    _full_clean(team, exclude=["tenant"])
+    full_clean_or_invalid(team, exclude=["tenant"])
     _save_unique(team, "slug", "A team with this slug exists.")
     diff = changes(before, _snapshot(team, fields))
     if diff:
@@ -409,7 +399,7 @@ def role_create(
         permissions=perms,
         rank=rank,
     )
-    _full_clean(role, exclude=["tenant"])
+    full_clean_or_invalid(role, exclude=["tenant"])
     if role.slug in registry.SYSTEM_ROLES:
         raise InvalidInput(
             "Some fields are invalid.",
@@ -446,7 +436,7 @@ def role_update(*, role: Role, actor: Any, data: dict[str, Any]) -> Role:
         )
     for field, value in data.items():
         setattr(role, field, value)
-    _full_clean(role, exclude=["tenant"])
+    full_clean_or_invalid(role, exclude=["tenant"])
     role.save()
     diff = changes(before, _snapshot(role, fields))
     if diff:

@@ -21,7 +21,7 @@ from accounts.models import Role, User
 from audit.models import Severity
 from audit.services import audit_record, changes
 from core import crypto
-from core.errors import Conflict, InvalidInput, NotFound, PermissionDeniedError
+from core.errors import Conflict, InvalidInput, NotFound, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import platform_bypass
 from tenants import selectors_config as sel
 from tenants.models import (
@@ -396,12 +396,7 @@ def flag_create(
             updated_by=actor if getattr(actor, "pk", None) else None,
             **data,
         )
-        try:
-            flag.full_clean(exclude=["tenant", "created_by", "updated_by"])
-        except ValidationError as exc:
-            raise InvalidInput(
-                "Some fields are invalid.", code="validation_error", errors=exc.message_dict
-            ) from exc
+        full_clean_or_invalid(flag, exclude=["tenant", "created_by", "updated_by"])
         try:
             with transaction.atomic():
                 flag.save()
@@ -503,15 +498,6 @@ def _encrypt_secret(secret: Secret, value: str) -> None:
     secret.last_four = _last_four(value)
 
 
-def _full_clean(obj: Any, **kwargs: Any) -> None:
-    try:
-        obj.full_clean(**kwargs)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "Some fields are invalid.", code="validation_error", errors=exc.message_dict
-        ) from exc
-
-
 def _save_secret(secret: Secret) -> None:
     try:
         with transaction.atomic():
@@ -543,7 +529,7 @@ def secret_create(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     _encrypt_secret(secret, _clean_secret_value(value))
-    _full_clean(secret, exclude=["tenant", "team", "created_by", "last_revealed_by"])
+    full_clean_or_invalid(secret, exclude=["tenant", "team", "created_by", "last_revealed_by"])
     _save_secret(secret)
     audit_record(
         action="secret.created", tenant=tenant, target=secret, details=_secret_details(secret), actor=actor
@@ -572,7 +558,7 @@ def secret_update(
     for field, value in data.items():
         if field in SECRET_FIELDS:
             setattr(secret, field, value)
-    _full_clean(secret, exclude=["tenant", "team", "created_by", "last_revealed_by"])
+    full_clean_or_invalid(secret, exclude=["tenant", "team", "created_by", "last_revealed_by"])
     after = {
         "name": secret.name,
         "description": secret.description,

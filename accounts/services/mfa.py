@@ -68,11 +68,6 @@ def mfa_demanded_by_rules(user: User) -> bool:
     return any(required or get_setting(tenant_id, "security.require_2fa") for tenant_id, required in tenants)
 
 
-def mfa_required(user: User) -> bool:
-    """Must this login pass a second factor? Yes when enrolled, or when the rules demand it."""
-    return mfa_enabled(user) or mfa_demanded_by_rules(user)
-
-
 # --- Challenges between password and code -------------------------------------------------------
 
 
