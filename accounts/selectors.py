@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import ApiKey
-from core.tenancy import platform_bypass
+from accounts.models import ApiKey, User
+from core.rows import Columns, prepared_cursor, relate
 
 
 def api_key_list(*, tenant: Any) -> QuerySet[ApiKey]:
@@ -21,11 +21,27 @@ def api_key_get(*, tenant: Any, api_key_id: Any) -> ApiKey | None:
     return api_key_list(tenant=tenant).filter(pk=api_key_id).first()
 
 
-def api_key_for_authentication(*, key_hash: str) -> ApiKey | None:
-    """The key with this SHA-256, with its creator and tenant, across tenants, in one query.
+_KEY = Columns(ApiKey, "k")
+_CREATOR = Columns(User, "u")
+_KEY_SQL = (
+    f"SELECT {_KEY.sql}, {_CREATOR.sql} FROM qm_api_key_by_hash(%s) k"  # noqa: S608  # column names from the models
+    " JOIN accounts_user u ON u.id = k.created_by_id"
+)
 
-    Authentication runs before any tenant is known, so this is the one read of keys under the
-    platform bypass; it is not logged because it happens on every key-authenticated request.
+
+def api_key_for_authentication(*, key_hash: str) -> ApiKey | None:
+    """The key with this SHA-256, with its creator, across tenants, in one round trip.
+
+    Authentication runs before any tenant is known, so this is the one read of keys across
+    tenants: the database function `qm_api_key_by_hash` (accounts migration 0006) bypasses
+    row-level security for that single lookup by hash. It is not logged: it happens on every
+    key-authenticated request.
     """
-    with platform_bypass(reason="api key lookup", log=False):
-        return ApiKey.objects.select_related("created_by", "tenant").filter(key_hash=key_hash).first()
+    with prepared_cursor() as cursor:
+        cursor.execute(_KEY_SQL, [key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    api_key = _KEY.build(row)
+    relate(api_key, "created_by", _CREATOR.build(row, _KEY.width))
+    return api_key

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.api_key_auth import ApiKeyAuthentication
+from accounts.api_key_auth import ApiKeyAuthentication, hash_key
 from accounts.tests.factories import UserFactory
 from accounts.tests.test_api_keys import (
     as_user,
@@ -235,7 +235,7 @@ def test_api_key__authenticate_header__names_the_scheme():
 
 
 @pytest.mark.django_db
-def test_api_key__lookup__one_query_by_hash_with_creator_and_tenant(tenant, owner):
+def test_api_key__lookup__one_statement_by_hash_with_creator_and_no_savepoint(tenant, owner):
     _, raw = make_key(tenant, owner)
     client = with_key(raw)
     client.get(teams_url(tenant))  # the last-use write happens on the first request of a minute
@@ -244,11 +244,37 @@ def test_api_key__lookup__one_query_by_hash_with_creator_and_tenant(tenant, owne
         response = client.get(teams_url(tenant))
 
     assert response.status_code == 200
-    key_reads = [q["sql"] for q in queries if 'FROM "accounts_apikey"' in q["sql"]]
+    key_reads = [
+        q["sql"] for q in queries if "qm_api_key_by_hash" in q["sql"] or "accounts_apikey" in q["sql"]
+    ]
     assert len(key_reads) == 1
-    assert '"key_hash" =' in key_reads[0]
-    assert '"accounts_user"' in key_reads[0]
-    assert '"tenants_tenant"' in key_reads[0]
+    assert "FROM qm_api_key_by_hash(" in key_reads[0]
+    assert "JOIN accounts_user u" in key_reads[0]
+    # One savepoint: the request's own transaction, nested in the test's; none for the lookup.
+    assert len([q for q in queries if q["sql"].startswith("SAVEPOINT")]) == 1
+
+
+@pytest.mark.django_db
+def test_api_key__lookup_function__bypasses_rls_for_that_lookup_only(tenant, owner):
+    """The database function finds the key across tenants and leaves the bypass as it was."""
+    from accounts.selectors import api_key_for_authentication
+    from core.tenancy import tenant_context
+
+    key, raw = make_key(tenant, owner)
+    other_tenant = TenantFactory()
+    with tenant_context(other_tenant), connection.cursor() as cursor:
+        found = api_key_for_authentication(key_hash=hash_key(raw))
+        cursor.execute(
+            "SELECT coalesce(current_setting('app.bypass_rls', true), ''), count(*) FROM accounts_apikey"
+        )
+        bypass, visible = cursor.fetchone()
+
+    assert found is not None
+    assert found.pk == key.pk
+    assert found.created_by.email == owner.email  # built from the same row: no second query
+    assert bypass == ""
+    assert visible == 0  # other_tenant sees none of tenant's keys afterwards
+    assert api_key_for_authentication(key_hash=hash_key(raw + "x")) is None
 
 
 @pytest.mark.django_db
