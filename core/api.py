@@ -149,12 +149,12 @@ class TenantScopedApi(BaseApi):
         user = request.user
         tenant_id = self.kwargs["tenant_id"]
         # The context first (the membership row is under RLS), then the membership with its
-        # tenant and role in one query; the tenant alone only when there is no membership.
-        set_request_settings(tenant_id=tenant_id, user_id=user.pk)
+        # tenant and role, in one round trip; the tenant alone only when there is no membership.
         self._stack.enter_context(scope(tenant=tenant_id))
         from tenants.selectors import membership_for
 
-        membership = membership_for(user=user, tenant=tenant_id, with_tenant=True)
+        settings = _request_settings(tenant_id=tenant_id, user_id=user.pk)
+        membership = membership_for(user=user, tenant=tenant_id, settings=settings)
         tenant = membership.tenant if membership is not None else self.resolve_tenant(user, tenant_id)
         perms = registry.effective_permissions(user=user, role=membership.role if membership else None)
         # An API key acts for its creator, narrowed to its scopes, in its own tenant only; the

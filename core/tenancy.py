@@ -58,6 +58,13 @@ def _get(name: str) -> str:
         return cursor.fetchone()[0] or ""
 
 
+def settings_statement(values: dict[str, str]) -> tuple[str, list[str]]:
+    """The statement that sets these transaction-local settings, and its parameters; a hot path
+    sends it ahead of its own query, in the same round trip."""
+    writes = ", ".join(["set_config(%s, %s, true)"] * len(values))
+    return f"SELECT {writes}", [x for name, value in values.items() for x in (name, value)]
+
+
 def set_settings(values: dict[str, str], *, read_previous: bool = False) -> dict[str, str]:
     """Set transaction-local settings in one round trip; optionally return what they were.
 
@@ -65,9 +72,7 @@ def set_settings(values: dict[str, str], *, read_previous: bool = False) -> dict
     request that reuses this connection. These run on every request, hence one round trip.
     """
     names = list(values)
-    writes = ", ".join(["set_config(%s, %s, true)"] * len(names))
-    params = [x for name in names for x in (name, values[name])]
-    sql = f"SELECT {writes}"
+    sql, params = settings_statement(values)
     if read_previous:
         reads = ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names))
         sql, params = f"SELECT {reads}; {sql}", [*names, *params]

@@ -4,18 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from accounts.models import Role
+from core.rows import Columns, prepared_cursor, relate
+from core.tenancy import settings_statement
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
 
+_MEMBERSHIP, _TENANT, _ROLE = Columns(Membership, "m"), Columns(Tenant, "t"), Columns(Role, "r")
+_MEMBERSHIP_SQL = (
+    f"SELECT {_MEMBERSHIP.sql}, {_TENANT.sql}, {_ROLE.sql} FROM tenants_membership m"  # noqa: S608  # model columns
+    " JOIN tenants_tenant t ON t.id = m.tenant_id JOIN accounts_role r ON r.id = m.role_id"
+    " WHERE m.tenant_id = %s AND m.user_id = %s"
+)
 
-def membership_for(*, user: Any, tenant: Any, with_tenant: bool = False) -> Membership | None:
-    """The user's membership in `tenant` (an instance or id), with its role, or None."""
-    related = ("role", "tenant") if with_tenant else ("role",)
-    return Membership.objects.select_related(*related).filter(tenant=tenant, user=user).first()
+
+def membership_for(*, user: Any, tenant: Any, settings: dict[str, str] | None = None) -> Membership | None:
+    """The user's membership in `tenant` (an instance or id), with its tenant and role, or None.
+
+    One fixed statement (it runs on every tenant API request). `settings`: row-level-security
+    settings to set first, in the same round trip (the API's tenant check sets the tenant's).
+    """
+    params = [getattr(tenant, "pk", tenant), getattr(user, "pk", user)]
+    with prepared_cursor() as cursor:
+        if settings:
+            # Pipelined: both statements in one round trip, in order.
+            with connection.connection.pipeline():
+                cursor.execute(*settings_statement(settings))
+                cursor.execute(_MEMBERSHIP_SQL, params)
+                row = cursor.fetchone()
+        else:
+            cursor.execute(_MEMBERSHIP_SQL, params)
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    membership = _MEMBERSHIP.build(row)
+    relate(membership, "tenant", _TENANT.build(row, _MEMBERSHIP.width))
+    relate(membership, "role", _ROLE.build(row, _MEMBERSHIP.width + _TENANT.width))
+    return membership
 
 
 def tenant_list_for_user(*, user: Any) -> QuerySet[Tenant]:

@@ -8,7 +8,14 @@ import pytest
 
 from core.tenancy import platform_bypass
 from tenants.models import Membership
-from tenants.tests.factories import MembershipFactory, RoleFactory, TeamFactory, member, system_role
+from tenants.tests.factories import (
+    MembershipFactory,
+    RoleFactory,
+    TeamFactory,
+    TenantFactory,
+    member,
+    system_role,
+)
 from tenants.tests.test_tenants_api import audit_entries
 
 
@@ -401,3 +408,38 @@ def test_custom_role__grants_exactly_its_permissions(as_user, tenant):
 
     assert teams.status_code == 200
     assert members.status_code == 403
+
+
+# --- The membership read of every tenant request --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_membership_for__settings_then_membership__instances_as_the_orm_builds_them(tenant, admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from core.tenancy import TENANT_SETTING, USER_SETTING, current_tenant_id
+    from tenants.selectors import membership_for
+
+    expected = _membership(tenant, admin)
+    settings = {TENANT_SETTING: str(tenant.pk), USER_SETTING: str(admin.pk)}
+    with CaptureQueriesContext(connection) as queries:
+        found = membership_for(user=admin, tenant=tenant.pk, settings=settings)
+        assert found is not None
+        role, owner_tenant = found.role, found.tenant  # attached: reading them is no query
+
+    # Two statements (pipelined into one round trip): the settings first, then the read under them.
+    assert [("set_config" in q["sql"], "tenants_membership" in q["sql"]) for q in queries] == [
+        (True, False),
+        (False, True),
+    ]
+    assert current_tenant_id() == tenant.pk
+    assert found.pk == expected.pk
+    assert found._state.adding is False
+    assert found.joined_at == expected.joined_at  # an aware datetime, as the ORM returns it
+    assert role.slug == "admin"
+    assert role.permissions == expected.role.permissions
+    assert owner_tenant.pk == tenant.pk
+    assert owner_tenant.resource_limits == tenant.resource_limits  # JSON decoded by the field
+    assert isinstance(owner_tenant.model_defaults, dict)
+    assert membership_for(user=admin, tenant=TenantFactory()) is None
