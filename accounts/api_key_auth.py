@@ -18,7 +18,8 @@ import math
 import time
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
@@ -96,23 +97,45 @@ def ip_allowed(api_key: ApiKey, ip: str | None) -> bool:
     return False
 
 
+def _count_request(counter: str) -> int:
+    """This minute's count for one key, after this request."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        # One round trip: INCR creates the counter at 1; the expiry is set only when it has none.
+        name = backend.make_and_validate_key(counter)
+        pipe = backend._cache.get_client(name, write=True).pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, RATE_KEY_TIMEOUT, nx=True)
+        return int(pipe.execute()[0])
+    cache.add(counter, 0, RATE_KEY_TIMEOUT)
+    try:
+        return cache.incr(counter)
+    except ValueError:  # evicted between add and incr: this request opens the window again
+        cache.add(counter, 1, RATE_KEY_TIMEOUT)
+        return 1
+
+
 def _check_rate(api_key: ApiKey) -> None:
     """A fixed window per key and minute, counted in the shared cache (Redis in production)."""
     now = time.time()
     window = int(now // RATE_WINDOW_SECONDS)
-    counter = f"qm:rl:apikey:{api_key.pk}:{window}"
-    cache.add(counter, 0, RATE_KEY_TIMEOUT)
-    try:
-        count = cache.incr(counter)
-    except ValueError:  # evicted between add and incr: this request opens the window again
-        cache.add(counter, 1, RATE_KEY_TIMEOUT)
-        count = 1
-    if count > api_key.rate_limit_per_minute:
+    if _count_request(f"qm:rl:apikey:{api_key.pk}:{window}") > api_key.rate_limit_per_minute:
         raise Throttled(wait=max(1, math.ceil(RATE_WINDOW_SECONDS - now % RATE_WINDOW_SECONDS)))
+
+
+# Per process: when this worker last wrote each key's last use. It spares the shared cache a
+# round trip on most requests; the shared gate then keeps the workers to one write a minute.
+_touched: dict[Any, float] = {}
 
 
 def _touch(api_key: ApiKey, ip: str | None) -> None:
     """Record the last use at most once a minute per key: no row write on every request."""
+    now_monotonic = time.monotonic()
+    if now_monotonic - _touched.get(api_key.pk, -LAST_USED_EVERY_SECONDS) < LAST_USED_EVERY_SECONDS:
+        return
+    if len(_touched) > 100_000:  # a long-lived worker that has seen very many keys starts over
+        _touched.clear()
+    _touched[api_key.pk] = now_monotonic
     if not cache.add(f"qm:apikey-used:{api_key.pk}", 1, LAST_USED_EVERY_SECONDS):
         return
     now = timezone.now()
