@@ -22,6 +22,8 @@ Conventions:
 
 from __future__ import annotations
 
+import re
+
 # ruff: noqa: S608  # the f-strings below join this module's own constants, never input
 
 LEDGER_COLUMNS = """
@@ -334,3 +336,32 @@ SELECT (SELECT array_agg(bal::text ORDER BY i) FROM run WHERE i > 0),
        (SELECT held - overdraft_limit FROM acct),
        {_THRESHOLDS_JSON}
 """
+
+
+# --- Parameter types ---------------------------------------------------------------------------
+# The statements run prepared, with server-side binding (core.rows.prepared_cursor): PostgreSQL
+# types each parameter from its use, and one parameter used as text in one place and varchar in
+# another is refused. Each parameter gets its type here, once, by name.
+PARAMETER_TYPES = {
+    "account": "uuid", "actor": "uuid", "agent": "uuid", "amount": "numeric", "api_key": "uuid",
+    "at": "timestamptz", "body": "text", "claim": "uuid", "cost": "numeric", "count_held": "boolean",
+    "debit": "numeric", "default_markup": "numeric", "delta": "numeric", "description": "text",
+    "endpoint": "text", "entry": "uuid", "expires_at": "timestamptz", "fingerprint": "text",
+    "input_tokens": "bigint", "key": "text", "keys": "text[]", "kind": "text", "markup": "numeric",
+    "metadata": "jsonb", "model": "text", "models": "text[]", "n": "integer", "now": "timestamptz",
+    "occurred_at": "timestamptz", "output_tokens": "bigint", "prefix": "text", "refund_of": "uuid",
+    "reservation": "uuid", "session": "uuid", "status": "integer", "suffix": "text", "tenant": "uuid",
+}  # fmt: skip
+
+
+def _typed(statement: str) -> str:
+    """Every `%(name)s` not cast already gets its type from PARAMETER_TYPES."""
+    return re.sub(r"%\((\w+)\)s(?!::)", lambda m: f"%({m[1]})s::{PARAMETER_TYPES[m[1]]}", statement)
+
+
+CONTEXT, RECORD, ENSURE_ACCOUNT, POST_ENTRY, HOLD, SETTLE, RELEASE, EXPIRE_ACCOUNT = map(
+    _typed, (CONTEXT, RECORD, ENSURE_ACCOUNT, POST_ENTRY, HOLD, SETTLE, RELEASE, EXPIRE_ACCOUNT)
+)
+BATCH_CONTEXT, BATCH_CLAIM, BATCH_RECORDS, BATCH_CHARGE = map(
+    _typed, (BATCH_CONTEXT, BATCH_CLAIM, BATCH_RECORDS, BATCH_CHARGE)
+)

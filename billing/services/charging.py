@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -56,6 +56,7 @@ from billing.services.common import (
     usage_prefix,
 )
 from core.errors import DomainError, error_body
+from core.rows import prepared_cursor
 
 USAGE_ENDPOINT = "usage"  # single charges and batch events share keys: a retry may take either
 MAX_BATCH_EVENTS = 1000
@@ -184,7 +185,7 @@ def credits_charge(
     who = resolve_actor(actor, api_key)
     now = timezone.now()
     fp = event.fingerprint()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _sql.CONTEXT,
             {
@@ -373,7 +374,7 @@ def credits_charge_batch(
     valid = [(index, item) for index, item in enumerate(items) if item.event is not None]
     fingerprints = {item.key: item.event.fingerprint() for _, item in valid}  # type: ignore[union-attr]  # valid: event is set
     outcome = BatchResult(results=[])
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         models = sorted({item.event.model for _, item in valid})  # type: ignore[union-attr]
         cursor.execute(
             _sql.BATCH_CONTEXT, {"tenant": tenant_id, "default_markup": DEFAULT_MARKUP, "models": models}

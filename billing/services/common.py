@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.utils import timezone
 
 from audit.models import Severity
@@ -29,6 +29,7 @@ from billing.models import CREDIT_QUANTUM, MARKUP_QUANTUM, USD_QUANTUM
 from billing.services import _sql
 from core import context
 from core.errors import Conflict, InvalidInput
+from core.rows import prepared_cursor
 
 MILLION = Decimal(1_000_000)
 MAX_TOKENS = 10**12
@@ -276,7 +277,7 @@ def ledger_key_guard() -> Iterator[None]:
 
 def read_record(*, tenant_id: Any, key: str) -> tuple[Any, ...] | None:
     """The committed record of a key, read in a new statement (a new snapshot)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_sql.RECORD, {"tenant": tenant_id, "key": key})
         return cursor.fetchone()
 
@@ -448,7 +449,7 @@ def ensure_account(tenant_id: Any) -> tuple[Any, bool]:
 
     Tenants are created with their account (tenant_create); this covers rows made otherwise.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_sql.ENSURE_ACCOUNT, {"tenant": tenant_id})
         cursor.execute("SELECT id, unlimited FROM billing_creditaccount WHERE tenant_id = %s", [tenant_id])
         row = cursor.fetchone()

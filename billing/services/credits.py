@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -53,6 +53,7 @@ from billing.services.common import (
     split_body,
 )
 from core.errors import Conflict, LimitExceeded, NotFound
+from core.rows import prepared_cursor
 
 CREDITS_ENDPOINT = "credits"
 STAFF_KINDS = (
@@ -129,7 +130,7 @@ def _post(
         "claim": claim,
         "status": 201,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_sql.POST_ENTRY, params)
         balance, body, thresholds, available = cursor.fetchone()
     return entry_id, balance, body, thresholds, available
@@ -174,7 +175,7 @@ def credits_post(
     now = timezone.now()
     payload = {"kind": kind, "amount": fmt(amount), "reason": reason, "refund_of": str(refund_of or "")}
     fp = fingerprint(CREDITS_ENDPOINT, payload)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _sql.CONTEXT,
             {

@@ -51,6 +51,7 @@ from billing.services.common import (
     unknown_model,
 )
 from core.errors import NotFound
+from core.rows import prepared_cursor
 from core.tenancy import platform_bypass, tenant_context
 
 logger = structlog.get_logger(__name__)
@@ -155,7 +156,7 @@ def reservation_hold(
         "description": description,
     }
     fp = fingerprint(HOLD_ENDPOINT, payload)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         row = _context(
             cursor, tenant_id=tenant_id, now=now, key=key, endpoint=HOLD_ENDPOINT, fp=fp, model=model
         )
@@ -291,7 +292,7 @@ def reservation_settle(
         "metadata": metadata,
     }
     fp = fingerprint(SETTLE_ENDPOINT, payload)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         row = _context(
             cursor,
             tenant_id=tenant_id,
@@ -420,7 +421,7 @@ def reservation_release(
     key = check_idempotency_key(idempotency_key, required=False)
     now = timezone.now()
     fp = fingerprint(RELEASE_ENDPOINT, {"reservation_id": str(reservation_id)})
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         row = _context(
             cursor,
             tenant_id=tenant_id,
