@@ -154,6 +154,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env.str("DATABASE_TEST_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME")}
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "quartermaster"
+# psycopg prepares a statement once it has run this many times on a connection. Only the hot
+# path's server-binding cursors (core.rows.prepared_cursor) are prepared: Django's own cursors
+# bind on the client. Django's default (None) would prepare nothing. Behind PgBouncer in
+# transaction mode, this needs PgBouncer >= 1.21 with max_prepared_statements set.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = _database("DATABASE_REPLICA_URL")
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
