@@ -10,11 +10,13 @@ them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from core.tenancy import platform_bypass
 
@@ -22,8 +24,15 @@ _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def _admin_prefix() -> str | None:
+    # Every request asks; reversing costs more than the rest of this middleware, so the answer
+    # is kept per URL map and script prefix.
+    return _admin_prefix_for(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
+@lru_cache(maxsize=16)
+def _admin_prefix_for(urlconf: Any, script_prefix: str) -> str | None:
     try:
-        return reverse("admin:index")
+        return reverse("admin:index", urlconf=urlconf)
     except NoReverseMatch:
         return None
 
