@@ -28,7 +28,7 @@ from rest_framework.request import Request
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_authentication
 from core.context import client_ip
-from core.tenancy import platform_bypass
+from core.rows import prepared_cursor
 
 KEYWORD = "Api-Key"
 # Every key starts with this, so secret scanners recognise a leaked one. The key format lives
@@ -138,13 +138,14 @@ def _touch(api_key: ApiKey, ip: str | None) -> None:
     _touched[api_key.pk] = now_monotonic
     if not cache.add(f"qm:apikey-used:{api_key.pk}", 1, LAST_USED_EVERY_SECONDS):
         return
-    now = timezone.now()
     address = _parse_ip(ip)
-    api_key.last_used_at, api_key.last_used_ip = now, str(address) if address else None
-    with platform_bypass(reason="api key last used", log=False):
-        # update(), not save(): no read-modify-write race with a concurrent revocation.
-        ApiKey.objects.filter(pk=api_key.pk).update(
-            last_used_at=api_key.last_used_at, last_used_ip=api_key.last_used_ip
+    api_key.last_used_at, api_key.last_used_ip = timezone.now(), str(address) if address else None
+    # Not ApiKey.save(): no read-modify-write race with a concurrent revocation. The function
+    # (accounts migration 0006) writes under the bypass, as the lookup reads, in one round trip.
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            "SELECT qm_api_key_touch(%s::uuid, %s::timestamptz, %s::inet)",
+            [api_key.pk, api_key.last_used_at, api_key.last_used_ip],
         )
 
 
