@@ -285,9 +285,14 @@ def read_record(*, tenant_id: Any, key: str) -> tuple[Any, ...] | None:
 # --- Bodies ------------------------------------------------------------------------------------
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time, which
+# costs more than encoding a short string (a batch encodes several per event).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """JSON as DRF's renderer writes it: compact, UTF-8."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def entry_fields(
