@@ -450,6 +450,17 @@ def batch_request(tenants: list[dict[str, Any]], size: int) -> Callable[[], load
     return make
 
 
+def naive_request(tenants: list[dict[str, Any]]) -> Callable[[], loadgen.Request]:
+    body = json.dumps(USAGE).encode()
+
+    def make() -> loadgen.Request:
+        tenant = random.choice(tenants)  # load spreading
+        path = f"/bench/tenants/{tenant['tenant']}/naive-charge"
+        return ("POST", path, {"Content-Type": "application/json", "Accept": "application/json"}, body, 1)
+
+    return make
+
+
 def noop_request(tenants: list[dict[str, Any]], *, tenant_scoped: bool) -> Callable[[], loadgen.Request]:
     def make() -> loadgen.Request:
         tenant = random.choice(tenants)  # load spreading
@@ -488,7 +499,7 @@ def main() -> None:
     cpus = os.cpu_count()
     print(
         f"billing benchmark: {cpus} CPUs, gunicorn {args.workers} workers x {args.threads} threads"
-        f" ({args.worker_class})"
+        f" ({args.worker_class}), cache: {'Redis' if os.environ.get('REDIS_URL') else 'local memory per worker'}"
     )
     if not (args.reuse and keys_file.exists()):
         print(f"creating {BENCH_DB}, migrating, seeding {TENANTS} tenants + 1 hot tenant ...", flush=True)
@@ -529,6 +540,7 @@ def main() -> None:
         plans: list[tuple[str, Callable[[], loadgen.Request], tuple[int, ...]]] = [
             ("noop", noop_request(spread, tenant_scoped=False), (8, 32)),
             ("tenant-noop", noop_request(spread, tenant_scoped=True), (8, 32)),
+            ("naive-charge", naive_request(spread), (8, 32)),
             ("single-spread", charge_request(spread), (8, 32)),
             ("single-hot", charge_request(hot), (8, 32)),
             ("batch-100", batch_request(spread, 100), (8, 32)),
@@ -579,7 +591,7 @@ def main() -> None:
 
 def report(pg: dict[tuple[str, int], float], http: dict[tuple[str, int], loadgen.Outcome]) -> str:
     lines = [
-        f"{'figure':38} {'clients':>7} {'HTTP/s':>9} {'pgbench/s':>10} {'vs pgbench':>10} {'no-op/s':>9} {'vs no-op':>9}",
+        f"{'figure':42} {'clients':>7} {'HTTP/s':>9} {'pgbench/s':>10} {'vs pgbench':>10} {'no-op/s':>9} {'vs no-op':>9}",
     ]
 
     def row(label: str, name: str, clients: int, pg_name: str, events: bool = False, scale: int = 1) -> None:
@@ -591,13 +603,14 @@ def report(pg: dict[tuple[str, int], float], http: dict[tuple[str, int], loadgen
         noop = http[("tenant-noop", clients)].rate
         versus_noop = f"{rate / noop:>8.0%}" if noop and not events else f"{'-':>8}"
         lines.append(
-            f"{label:38} {clients:>7} {rate:>9.0f} {base:>10.0f} {rate / base if base else 0:>9.0%}"
+            f"{label:42} {clients:>7} {rate:>9.0f} {base:>10.0f} {rate / base if base else 0:>9.0%}"
             f" {noop if not events else 0:>9.0f} {versus_noop}"
         )
 
     for clients in (8, 32):
         row("no-op DRF endpoint (API key)", "noop", clients, "single-spread")
         row("no-op tenant endpoint (API key)", "tenant-noop", clients, "single-spread")
+        row("naive ORM charge (no auth), 1,000 tenants", "naive-charge", clients, "plain-spread")
         row("single charge, 1,000 tenants", "single-spread", clients, "single-spread")
         row("single charge, one hot tenant", "single-hot", clients, "single-hot")
         row("batch of 100, events/s", "batch-100", clients, "batch-100", events=True, scale=100)
@@ -620,6 +633,13 @@ def report(pg: dict[tuple[str, int], float], http: dict[tuple[str, int], loadgen
             f"{'MET' if batch >= TARGETS['batch'] else 'MISSED'}; "
             f"hot tenant {hot:.0%} of spread (>= {TARGETS['hot']:.0%}) {'MET' if hot >= TARGETS['hot'] else 'MISSED'}"
         )
+    for clients in (8, 32):
+        naive = http.get(("naive-charge", clients))
+        if naive is not None and naive.rate:
+            lines.append(
+                f"  {clients:2} clients: single charges {http[('single-spread', clients)].rate / naive.rate:.0%}"
+                " of the naive ORM charge endpoint (the issue's ~590/s reference design)"
+            )
     failures = {f"{k[0]}@{k[1]}": v.failures for k, v in http.items() if v.failures}
     lines.append(f"non-2xx answers: {failures or 'none'}")
     return "\n".join(lines)
