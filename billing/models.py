@@ -84,8 +84,8 @@ class SubscriptionStatus(models.TextChoices):
 class Subscription(TenantScopedModel):
     """A tenant's plan and billing period. One per tenant.
 
-    `markup_multiplier_override` is the per-tenant markup (null: the plan's). When the tenant
-    settings registry grows a `billing.markup_multiplier` setting, it takes this field's place.
+    `markup_multiplier_override` is the per-tenant markup (null: the plan's), the one place a
+    tenant's markup is set (platform admins, through the subscription API or the admin).
     """
 
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")

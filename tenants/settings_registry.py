@@ -156,23 +156,10 @@ REGISTRY: tuple[SettingDefinition, ...] = (
         min_value=1,
         max_value=1000,
     ),
-    SettingDefinition(
-        "billing.markup_multiplier",
-        Kind.DECIMAL,
-        "5.0",
-        "Credits charged per USD of provider cost (overrides the plan's markup when set).",
-        platform_managed=True,
-        min_value=Decimal("1"),
-        max_value=Decimal("100"),
-    ),
-    SettingDefinition(
-        "billing.low_balance_thresholds",
-        Kind.DECIMAL_LIST,
-        ["100"],
-        "Credit balances at which a low-balance alert is raised, once per crossing.",
-        min_value=Decimal("0"),
-        max_items=10,
-    ),
+    # No billing.markup_multiplier or billing.low_balance_thresholds here: a tenant's markup is
+    # its subscription's override (else its plan's) and its thresholds are rows of their own
+    # (billing API), read where charging reads them. A setting of the same name would be a
+    # second source that charging never consults.
     SettingDefinition(
         "billing.reservation_ttl_seconds",
         Kind.INT,

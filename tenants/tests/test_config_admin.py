@@ -131,15 +131,15 @@ def test_setting_admin_add__platform_default__created_through_the_service(client
     response = client.post(
         f"{ADMIN}/setting/add/",
         {
-            "key": "billing.markup_multiplier",
+            "key": "agents.max_children",
             "tenant": "",
             "environment": "development",
-            "new_value": '"6.0"',
+            "new_value": "60",
         },
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert selectors_config.get_setting(world["tenant"], "billing.markup_multiplier") == Decimal("6.0")
+    assert selectors_config.get_setting(world["tenant"], "agents.max_children") == 60
 
 
 @pytest.mark.django_db

@@ -16,7 +16,7 @@ from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass, tenant_context
 from tenants import selectors_config, services_config
 from tenants.models import Setting, SettingVersion
-from tenants.settings_registry import BY_KEY, REGISTRY
+from tenants.settings_registry import BY_KEY, REGISTRY, Kind, SettingDefinition
 from tenants.tests.factories import MembershipFactory, RoleFactory, TenantFactory, member, setting_value
 
 SECRET_KEY = "providers.openai_api_key"
@@ -61,9 +61,7 @@ def test_registry__what_the_platform_needs__present_with_its_defaults():
 
     assert defaults["agents.max_depth"] == 5
     assert defaults["agents.max_children"] == 20
-    assert defaults["billing.markup_multiplier"] == "5.0"
     assert {
-        "billing.low_balance_thresholds",
         "billing.reservation_ttl_seconds",
         "security.require_2fa",
     } <= set(defaults)
@@ -71,19 +69,36 @@ def test_registry__what_the_platform_needs__present_with_its_defaults():
     assert all(d.description and "." in d.key for d in REGISTRY)
 
 
+def test_registry__no_setting_shadows_a_billing_record():
+    """A tenant's markup and low-balance thresholds live in billing, where charging reads them."""
+    assert not {"billing.markup_multiplier", "billing.low_balance_thresholds"} & set(BY_KEY)
+
+
+# The registry's money kinds, on definitions of the tests' own (no registered key uses them now).
+DEFINITIONS = {
+    **BY_KEY,
+    "test.markup": SettingDefinition(
+        "test.markup", Kind.DECIMAL, "5.0", "A markup.", min_value=Decimal("1"), max_value=Decimal("100")
+    ),
+    "test.thresholds": SettingDefinition(
+        "test.thresholds", Kind.DECIMAL_LIST, ["100"], "Thresholds.", min_value=Decimal("0"), max_items=10
+    ),
+}
+
+
 @pytest.mark.parametrize(
     ("key", "raw", "clean"),
     [
         ("agents.max_depth", 7, 7),
-        ("billing.markup_multiplier", "4.25", "4.25"),
-        ("billing.markup_multiplier", 3, "3"),
-        ("billing.low_balance_thresholds", ["10", "500.5", "10"], ["500.5", "10"]),
+        ("test.markup", "4.25", "4.25"),
+        ("test.markup", 3, "3"),
+        ("test.thresholds", ["10", "500.5", "10"], ["500.5", "10"]),
         ("security.require_2fa", True, True),
         ("notifications.slack_webhook_url", "https://hooks.slack.com/x", "https://hooks.slack.com/x"),
     ],
 )
 def test_definition_clean__valid__canonical_json(key, raw, clean):
-    assert BY_KEY[key].clean(raw) == clean
+    assert DEFINITIONS[key].clean(raw) == clean
 
 
 @pytest.mark.parametrize(
@@ -92,12 +107,12 @@ def test_definition_clean__valid__canonical_json(key, raw, clean):
         ("agents.max_depth", 0),
         ("agents.max_depth", "5"),
         ("agents.max_depth", True),
-        ("billing.markup_multiplier", 5.0),  # a float: never for money
-        ("billing.markup_multiplier", "0.5"),
-        ("billing.markup_multiplier", "NaN"),
-        ("billing.markup_multiplier", "1.1234567"),
-        ("billing.low_balance_thresholds", ["-1"]),
-        ("billing.low_balance_thresholds", "100"),
+        ("test.markup", 5.0),  # a float: never for money
+        ("test.markup", "0.5"),
+        ("test.markup", "NaN"),
+        ("test.markup", "1.1234567"),
+        ("test.thresholds", ["-1"]),
+        ("test.thresholds", "100"),
         ("security.require_2fa", "yes"),
         ("notifications.slack_webhook_url", "http://insecure.example"),
         ("providers.openai_api_key", "sk with spaces"),
@@ -105,7 +120,7 @@ def test_definition_clean__valid__canonical_json(key, raw, clean):
 )
 def test_definition_clean__invalid__validation_error(key, raw):
     with pytest.raises(ValidationError):
-        BY_KEY[key].clean(raw)
+        DEFINITIONS[key].clean(raw)
 
 
 # --- Resolution and the typed accessor --------------------------------------------------------
@@ -114,8 +129,10 @@ def test_definition_clean__invalid__validation_error(key, raw):
 @pytest.mark.django_db
 def test_get_setting__nothing_set__the_typed_code_default(tenant):
     assert selectors_config.get_setting(tenant, "agents.max_depth") == 5
-    assert selectors_config.get_setting(tenant, "billing.markup_multiplier") == Decimal("5.0")
-    assert selectors_config.get_setting(tenant, "billing.low_balance_thresholds") == [Decimal("100")]
+    assert (
+        selectors_config.get_setting(tenant, "billing.reservation_ttl_seconds")
+        == BY_KEY["billing.reservation_ttl_seconds"].default
+    )
     assert selectors_config.get_setting(tenant, SECRET_KEY) == ""
 
 
@@ -306,8 +323,7 @@ def test_settings_list__viewer__every_key_with_value_source_and_secrets_masked(a
     assert rows[SECRET_KEY]["value"] == "********"
     assert rows[SECRET_KEY]["source"] == "tenant"
     assert rows["providers.anthropic_api_key"]["value"] is None
-    assert rows["billing.markup_multiplier"]["value"] == "5.0"
-    assert rows["billing.markup_multiplier"]["platform_managed"] is True
+    assert rows["agents.max_children"]["platform_managed"] is True
     assert CANARY not in response.content.decode()
 
 
@@ -399,15 +415,13 @@ def test_setting_set__unknown_key__404(as_user, tenant, admin):
 def test_setting_set__platform_managed_key_by_tenant_owner__403_but_platform_admin_may(
     as_user, tenant, owner, platform_admin
 ):
-    denied = as_user(owner).put(url(tenant, "billing.markup_multiplier/"), {"value": "1.5"}, format="json")
-    allowed = as_user(platform_admin).put(
-        url(tenant, "billing.markup_multiplier/"), {"value": "4.5"}, format="json"
-    )
+    denied = as_user(owner).put(url(tenant, "agents.max_children/"), {"value": 30}, format="json")
+    allowed = as_user(platform_admin).put(url(tenant, "agents.max_children/"), {"value": 45}, format="json")
 
     assert denied.status_code == 403
     assert denied.json()["code"] == "platform_managed"
     assert allowed.status_code == 200
-    assert selectors_config.get_setting(tenant, "billing.markup_multiplier") == Decimal("4.5")
+    assert selectors_config.get_setting(tenant, "agents.max_children") == 45
 
 
 @pytest.mark.django_db
@@ -599,12 +613,12 @@ PLATFORM = "/api/v1/platform/settings/"
 @pytest.mark.django_db
 def test_platform_setting_set__platform_admin__tenants_resolve_to_it(as_user, tenant, platform_admin):
     response = as_user(platform_admin).put(
-        f"{PLATFORM}billing.markup_multiplier/", {"value": "6.5", "reason": "new prices"}, format="json"
+        f"{PLATFORM}agents.max_children/", {"value": 65, "reason": "bigger swarms"}, format="json"
     )
 
     assert response.status_code == 200, response.json()
-    assert (response.json()["value"], response.json()["source"]) == ("6.5", "platform")
-    assert selectors_config.get_setting(tenant, "billing.markup_multiplier") == Decimal("6.5")
+    assert (response.json()["value"], response.json()["source"]) == (65, "platform")
+    assert selectors_config.get_setting(tenant, "agents.max_children") == 65
     entry = audit_entries("setting.changed")[-1]
     assert entry.tenant_id is None
     assert entry.details["level"] == "platform"
