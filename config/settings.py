@@ -433,7 +433,6 @@ _check_encryption_keys(QM_ENCRYPTION_KEYS)
 
 # --- Billing (billing/): reservations, usage reports, idempotency, periodic tasks
 # How long a credit hold lasts unless the request says otherwise, and the longest one may ask.
-QM_BILLING_RESERVATION_TTL_SECONDS = env.int("QM_BILLING_RESERVATION_TTL_SECONDS", default=900)
 QM_BILLING_RESERVATION_MAX_TTL_SECONDS = env.int("QM_BILLING_RESERVATION_MAX_TTL_SECONDS", default=86400)
 # Usage reported with an occurred_at older than this is refused (staff adjust instead).
 QM_BILLING_USAGE_MAX_AGE_HOURS = env.int("QM_BILLING_USAGE_MAX_AGE_HOURS", default=168)

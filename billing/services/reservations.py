@@ -131,7 +131,12 @@ def reservation_hold(
         model = check_model(model)
         input_tokens = check_tokens(input_tokens, "input_tokens")
         output_tokens = check_tokens(output_tokens, "output_tokens")
-    ttl = settings.QM_BILLING_RESERVATION_TTL_SECONDS if ttl_seconds is None else ttl_seconds
+    if ttl_seconds is None:
+        from tenants.selectors_config import get_setting  # tenants' services call billing's
+
+        ttl = get_setting(tenant_id, "billing.reservation_ttl_seconds")  # tenant, platform, default
+    else:
+        ttl = ttl_seconds
     if (
         isinstance(ttl, bool)
         or not isinstance(ttl, int)

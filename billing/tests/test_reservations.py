@@ -67,6 +67,29 @@ def test_hold__fits__held_not_charged_and_available_shrinks(tenant, price):
 
 
 @pytest.mark.django_db
+def test_hold__no_ttl_given__the_tenants_reservation_ttl_setting_then_the_default(tenant, price):
+    from accounts.tests.factories import UserFactory
+    from tenants.services_config import setting_set
+
+    fund(tenant, 10)
+    default = hold(tenant, key="default", amount=1)
+    admin = UserFactory.create(platform_role="platform_admin", is_staff=True)
+    with tenant_context(tenant):
+        setting_set(tenant=tenant, key="billing.reservation_ttl_seconds", value=120, actor=admin)
+    short = hold(tenant, key="short", amount=1)
+    explicit = hold(tenant, key="explicit", amount=1, ttl_seconds=600)
+
+    def lifetime(body: dict[str, Any]) -> float:
+        with tenant_context(tenant):
+            row = Reservation.objects.get(pk=body["id"])
+        return (row.expires_at - row.created_at).total_seconds()
+
+    assert round(lifetime(default)) == 900
+    assert round(lifetime(short)) == 120
+    assert round(lifetime(explicit)) == 600
+
+
+@pytest.mark.django_db
 def test_hold__estimate_from_a_model_and_maximum_tokens(tenant, price):
     fund(tenant, 10)
 
