@@ -66,10 +66,6 @@ class Columns(Generic[M]):
             values[index] = converter(values[index], field, connection)
         return self.model.from_db(DEFAULT_DB_ALIAS, self._names, values)
 
-    def build_optional(self, row: Sequence[Any], start: int = 0) -> M | None:
-        """As `build`, or None where an outer join found nothing (the primary key is NULL)."""
-        return None if row[start] is None else self.build(row, start)
-
 
 def relate(instance: Model, name: str, related: Model | None) -> None:
     """Attach a related instance as `select_related` would, so reading it costs no query."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import connection
@@ -29,16 +30,12 @@ def membership_for(*, user: Any, tenant: Any, settings: dict[str, str] | None = 
     settings to set first, in the same round trip (the API's tenant check sets the tenant's).
     """
     params = [getattr(tenant, "pk", tenant), getattr(user, "pk", user)]
-    with prepared_cursor() as cursor:
+    # Pipelined with the settings: both statements in one round trip, in order.
+    with prepared_cursor() as cursor, connection.connection.pipeline() if settings else nullcontext():
         if settings:
-            # Pipelined: both statements in one round trip, in order.
-            with connection.connection.pipeline():
-                cursor.execute(*settings_statement(settings))
-                cursor.execute(_MEMBERSHIP_SQL, params)
-                row = cursor.fetchone()
-        else:
-            cursor.execute(_MEMBERSHIP_SQL, params)
-            row = cursor.fetchone()
+            cursor.execute(*settings_statement(settings))
+        cursor.execute(_MEMBERSHIP_SQL, params)
+        row = cursor.fetchone()
     if row is None:
         return None
     membership = _MEMBERSHIP.build(row)
