@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_authentication
 from core.context import client_ip
+from core.gates import once_per
 from core.rows import prepared_cursor
 
 KEYWORD = "Api-Key"
@@ -123,20 +124,9 @@ def _check_rate(api_key: ApiKey) -> None:
         raise Throttled(wait=max(1, math.ceil(RATE_WINDOW_SECONDS - now % RATE_WINDOW_SECONDS)))
 
 
-# Per process: when this worker last wrote each key's last use. It spares the shared cache a
-# round trip on most requests; the shared gate then keeps the workers to one write a minute.
-_touched: dict[Any, float] = {}
-
-
 def _touch(api_key: ApiKey, ip: str | None) -> None:
     """Record the last use at most once a minute per key: no row write on every request."""
-    now_monotonic = time.monotonic()
-    if now_monotonic - _touched.get(api_key.pk, -LAST_USED_EVERY_SECONDS) < LAST_USED_EVERY_SECONDS:
-        return
-    if len(_touched) > 100_000:  # a long-lived worker that has seen very many keys starts over
-        _touched.clear()
-    _touched[api_key.pk] = now_monotonic
-    if not cache.add(f"qm:apikey-used:{api_key.pk}", 1, LAST_USED_EVERY_SECONDS):
+    if not once_per(f"qm:apikey-used:{api_key.pk}", LAST_USED_EVERY_SECONDS):
         return
     address = _parse_ip(ip)
     api_key.last_used_at, api_key.last_used_ip = timezone.now(), str(address) if address else None

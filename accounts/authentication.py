@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
-from accounts.models import User, UserSession
+from accounts.models import User
+from accounts.selectors import session_for_authentication
+from core.gates import once_per
 
 
 class SessionJWTAuthentication(JWTAuthentication):
@@ -31,7 +32,7 @@ class SessionJWTAuthentication(JWTAuthentication):
         session_id = token.get("sid")
         if not session_id:
             raise InvalidToken({"detail": "Token has no session.", "code": "token_not_valid"})
-        session = UserSession.objects.select_related("user").filter(pk=session_id).first()
+        session = session_for_authentication(session_id=session_id)
         if session is None or session.revoked_at is not None or session.expires_at <= timezone.now():
             raise AuthenticationFailed("This session has ended. Log in again.", code="session_revoked")
         user = session.user
@@ -44,5 +45,5 @@ class SessionJWTAuthentication(JWTAuthentication):
 
 def _mark_seen(user: Any) -> None:
     """Record activity at most once a minute per user: no write per request on a hot path."""
-    if cache.add(f"qm:user-seen:{user.pk}", 1, timeout=60):
+    if once_per(f"qm:user-seen:{user.pk}", 60):
         User.objects.filter(pk=user.pk).update(last_seen_at=timezone.now())
