@@ -289,8 +289,15 @@ WITH RECURSIVE ev AS (
     SELECT id, tenant_id, balance, held, overdraft_limit FROM billing_creditaccount
      WHERE id = %(account)s
        FOR UPDATE
+), fits AS (
+    -- The common case: the whole batch fits, so every event is admitted (debits are never
+    -- negative, so each prefix fits too) and a running sum gives the balances. Only a batch
+    -- that does not fit takes the walk below, which is quadratic in the batch's size.
+    SELECT acct.balance - acct.held - (SELECT coalesce(sum(debit), 0) FROM ev) >= -acct.overdraft_limit
+           AS ok
+      FROM acct
 ), run (i, bal, ok) AS (
-    SELECT 0::bigint, acct.balance::numeric, false FROM acct
+    SELECT 0::bigint, acct.balance::numeric, false FROM acct WHERE NOT (SELECT ok FROM fits)
     UNION ALL
     SELECT run.i + 1, CASE WHEN s.ok THEN run.bal - s.d ELSE run.bal END, s.ok
       FROM run
@@ -301,10 +308,16 @@ WITH RECURSIVE ev AS (
            SELECT dd.d AS d, (dd.d = 0 OR run.bal - acct.held - dd.d >= -acct.overdraft_limit) AS ok
      ) AS s
      WHERE run.i < %(n)s
+), walk AS (
+    SELECT i, bal, ok FROM run WHERE i > 0
+    UNION ALL
+    SELECT ev.i, acct.balance - sum(ev.debit) OVER (ORDER BY ev.i), true
+      FROM ev CROSS JOIN acct
+     WHERE (SELECT ok FROM fits)
 ), adm AS (
-    SELECT i, bal FROM run WHERE i > 0 AND ok
+    SELECT i, bal FROM walk WHERE ok
 ), fin AS (
-    SELECT bal AS balance FROM run ORDER BY i DESC LIMIT 1
+    SELECT bal AS balance FROM walk ORDER BY i DESC LIMIT 1
 ), upd AS (
     UPDATE billing_creditaccount a
        SET balance = fin.balance, updated_at = %(now)s
@@ -331,8 +344,8 @@ WITH RECURSIVE ev AS (
      WHERE r.id = ev.claim AND ev.i NOT IN (SELECT i FROM adm)
     RETURNING r.id
 ), {_THRESHOLDS_CTE.replace("FROM acct", "FROM upd AS acct")}
-SELECT (SELECT array_agg(bal::text ORDER BY i) FROM run WHERE i > 0),
-       (SELECT array_agg(ok ORDER BY i) FROM run WHERE i > 0),
+SELECT (SELECT array_agg(bal::text ORDER BY i) FROM walk),
+       (SELECT array_agg(ok ORDER BY i) FROM walk),
        (SELECT held - overdraft_limit FROM acct),
        {_THRESHOLDS_JSON}
 """

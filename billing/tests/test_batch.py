@@ -65,6 +65,30 @@ def test_batch__credits_run_out__each_event_judged_as_if_sent_alone_in_order(ten
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("credits", "statuses", "final"),
+    [
+        ([3, 2, 1], [201, 201, 201], 4),  # exactly the available 6: the whole batch fits at once
+        ([3, 3, 1], [201, 201, 402], 4),  # one credit over: judged event by event
+    ],
+)
+def test_batch__open_hold__only_the_available_balance_is_spent(
+    tenant, owner, price, as_user, credits, statuses, final
+):
+    from billing import services
+    from core.tenancy import tenant_context
+
+    fund(tenant, 10)
+    with tenant_context(tenant):
+        services.reservation_hold(tenant=tenant, idempotency_key="hold", amount=Decimal(4))
+
+    body = post_batch(as_user(owner), tenant, [event(f"e{i}", n) for i, n in enumerate(credits)]).json()
+
+    assert [r["status"] for r in body["results"]] == statuses
+    assert balance(tenant) == Decimal(final)
+
+
+@pytest.mark.django_db
 def test_batch__mixed__bad_event_replay_and_reused_key_each_get_their_own_answer(
     tenant, owner, price, as_user
 ):
