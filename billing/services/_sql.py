@@ -274,9 +274,10 @@ SELECT key, endpoint, fingerprint, status_code, response_body FROM billing_idemp
 """
 
 # The whole batch under one lock, in one statement: events are admitted in order, each as if it
-# were a single charge (a refused event leaves the balance for the next ones), by a recursive
-# walk over the debits; admitted events get their entries and stored responses, refused ones
-# lose their claims (nothing is written for them, as for a single charge).
+# were a single charge (a refused event leaves the balance for the next ones): by a running sum
+# when the whole batch fits, else by a recursive walk over the debits; admitted events get their
+# entries and stored responses, refused ones lose their claims (nothing is written for them, as
+# for a single charge).
 BATCH_CHARGE = f"""
 WITH RECURSIVE ev AS (
     SELECT * FROM json_to_recordset(%(events)s::json) AS e(
