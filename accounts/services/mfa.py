@@ -4,7 +4,8 @@ Each code is accepted at most once, even by concurrent requests: verification lo
 device row first, so the second request sees the first one's `last_t` (TOTP) or finds the
 backup code already deleted. django-otp's throttling slows down wrong guesses per device.
 Seeds never leave the server after enrolment: only the enrolment response carries the
-otpauth URI (and its QR code), and no log line, audit entry or later response does.
+otpauth URI (and its QR code), and no log line, audit entry or later response does. Backup codes
+are shown once and stored only as keyed hashes (`backup_code_digest`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import segno
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -26,6 +28,7 @@ from core.errors import Conflict, DomainError, RetryLater
 from core.tenancy import user_context
 
 BACKUP_CODE_COUNT = 10
+BACKUP_CODE_SALT = "qm.auth.backup-code"
 CHALLENGE_SALT = "qm.auth.mfa-challenge"
 CHALLENGE_MAX_AGE = 300  # seconds between password and second factor
 
@@ -113,7 +116,7 @@ def mfa_verify(*, user: User, code: str) -> str:
             kind = "totp"
         else:
             static = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-            if static is not None and static.verify_token(code.lower()):
+            if static is not None and _use_backup_code(static, code.lower()):
                 kind = "backup"
                 device.throttle_reset()
             else:
@@ -160,11 +163,28 @@ def totp_confirm(*, user: User, code: str) -> list[str]:
     return codes
 
 
+def backup_code_digest(code: str, *, secret: str | None = None) -> str:
+    """What is stored for a backup code: HMAC-SHA256 under the SECRET_KEY, cut to the 16
+    characters django-otp's token column holds. A copy of the database alone reveals no code."""
+    return salted_hmac(BACKUP_CODE_SALT, code, secret=secret, algorithm="sha256").hexdigest()[:16]
+
+
+def _use_backup_code(static: StaticDevice, code: str) -> bool:
+    """Delete the matching code (the device row is locked by the caller); whether there was one.
+    Each key in use is tried, so rotating SECRET_KEY (old one in SECRET_KEY_FALLBACKS) keeps codes."""
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    match = static.token_set.filter(token__in=[backup_code_digest(code, secret=k) for k in keys]).first()
+    if match is None:
+        return False
+    match.delete()
+    return True
+
+
 def _new_backup_codes(user: User) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     static = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
     codes = [secrets.token_hex(5) for _ in range(BACKUP_CODE_COUNT)]  # 40 bits each, single use
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=c) for c in codes])
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=backup_code_digest(c)) for c in codes])
     return codes
 
 

@@ -18,9 +18,9 @@ from core.logging import make_formatter
 from core.tenancy import platform_bypass
 
 PASSWORD = "canary pass phrase 4711 xyz"
-# Tables that must hold a secret to work: the TOTP seed (the server checks codes with it) and
-# django-otp's backup codes. Everything else must never contain one.
-SECRET_HOLDING_TABLES = {"otp_totp_totpdevice", "otp_static_statictoken"}
+# The one table that must hold a secret to work: the TOTP seed (the server checks codes with
+# it). Backup codes are stored as keyed hashes, so their table is scanned like every other.
+SECRET_HOLDING_TABLES = {"otp_totp_totpdevice"}
 
 
 class _Collect(logging.Handler):

@@ -175,6 +175,53 @@ def test_backup_code__works_once(api_client, enrolled_user):
 
 
 @pytest.mark.django_db
+def test_backup_codes__stored_as_keyed_hashes_never_as_the_codes(enrolled_user):
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    from accounts.services.mfa import backup_code_digest
+
+    stored = set(StaticToken.objects.filter(device__user=enrolled_user).values_list("token", flat=True))
+
+    assert len(stored) == 10
+    assert not stored & set(enrolled_user.backup_codes)
+    assert stored == {backup_code_digest(code) for code in enrolled_user.backup_codes}
+
+
+@pytest.mark.django_db
+def test_backup_code__after_secret_key_rotation__still_accepted(api_client, enrolled_user, settings):
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-for-this-test-" + "x" * 40
+
+    from accounts.services import mfa
+
+    assert mfa.mfa_verify(user=enrolled_user, code=enrolled_user.backup_codes[0]) == "backup"
+    settings.SECRET_KEY_FALLBACKS = []  # the old key retired: codes hashed under it stop working
+    with pytest.raises(mfa.InvalidCode):
+        mfa.mfa_verify(user=enrolled_user, code=enrolled_user.backup_codes[1])
+
+
+@pytest.mark.django_db
+def test_backup_codes__migration__plaintext_codes_become_their_hashes(enrolled_user):
+    import importlib
+
+    from django.apps import apps
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    from accounts.services.mfa import backup_code_digest
+
+    migration = importlib.import_module("accounts.migrations.0007_hash_backup_codes")
+    device = StaticDevice.objects.get(user=enrolled_user)
+    legacy = StaticToken.objects.create(device=device, token="0123456789")  # as stored before
+    already = set(StaticToken.objects.exclude(pk=legacy.pk).values_list("token", flat=True))
+
+    migration.hash_plaintext_codes(apps, None)
+
+    legacy.refresh_from_db()
+    assert legacy.token == backup_code_digest("0123456789")
+    assert set(StaticToken.objects.exclude(pk=legacy.pk).values_list("token", flat=True)) == already
+
+
+@pytest.mark.django_db
 def test_mfa__forged_or_wrong_purpose_challenge__401(api_client, enrolled_user):
     from accounts.services.mfa import challenge_issue
 
