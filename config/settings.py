@@ -41,6 +41,8 @@ def _development_secret_key() -> str:
 
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+# Previous keys, still accepted while they are rotated out (signed values, backup-code hashes).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured(
