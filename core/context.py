@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,13 +37,20 @@ def update_context(**changes: Any) -> None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's IP: the socket peer, or the address our trusted proxies saw.
+    """The client's IP address: the one source of truth for every consumer.
 
-    With QM_TRUSTED_PROXY_COUNT = N, the Nth X-Forwarded-For entry from the right is the client
-    (each trusted proxy appends the address it received from). Entries further left were written
-    by the client itself and are never believed.
+    Throttles (core.throttling), the lockout (django-axes' AXES_CLIENT_IP_CALLABLE), API-key
+    allow-lists, sessions and the audit log all call this, so none of them can be fooled by a
+    header the others ignore.
+
+    With QM_TRUSTED_PROXY_COUNT = 0 (the default) it is the socket peer, and every forwarding
+    header is ignored. With N > 0, the Nth X-Forwarded-For entry from the right is the client
+    (each trusted proxy appends the address it received from); entries further left were
+    written by the client itself and are never believed. `X-Real-IP` and `Forwarded` are never
+    read: a deployment's proxies must speak X-Forwarded-For. A value that is not an IP address
+    falls back to the socket peer.
     """
-    remote = request.META.get("REMOTE_ADDR") or None
+    remote = _address(request.META.get("REMOTE_ADDR"))
     count = settings.QM_TRUSTED_PROXY_COUNT
     if count <= 0:
         return remote
@@ -51,4 +59,14 @@ def client_ip(request: HttpRequest) -> str | None:
     ]
     if len(forwarded) < count:
         return remote
-    return forwarded[-count]
+    return _address(forwarded[-count]) or remote
+
+
+def _address(value: str | None) -> str | None:
+    """`value` as a normalised IP address, or None when it is not one."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None

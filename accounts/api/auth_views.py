@@ -16,7 +16,6 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import permissions as registry
 from accounts.models import User, UserManager, UserSession
@@ -24,6 +23,7 @@ from accounts.services import auth, mfa
 from accounts.services.users import user_register
 from core.api import BaseApi
 from core.errors import InvalidInput, NotFound, PermissionDeniedError
+from core.throttling import AuthRateThrottle
 from tenants.models import Membership
 
 
@@ -61,8 +61,7 @@ class AuthApi(BaseApi):
     """Public auth endpoints: anyone may call them; a per-IP throttle guards them."""
 
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthRateThrottle]
 
 
 class RegisterApi(AuthApi):

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import django_filters
 from django.db import transaction
@@ -24,8 +24,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
 from billing import selectors, services
 from billing.errors import invalid
@@ -71,27 +69,6 @@ ERRORS = {
     402: OpenApiResponse(description="insufficient_credits: nothing was written."),
     409: OpenApiResponse(description="idempotency_key_reused, or the reservation is closed."),
 }
-
-
-class PeopleRateThrottle(UserRateThrottle):
-    """DRF's per-user rate for people; API keys are left to their own per-key limit.
-
-    Agent runtimes report usage through keys, each with its rate_limit_per_minute counted in
-    the shared cache (accounts.api_key_auth). The per-user rate (1,200/min by default) would
-    also cap every key of one creator together, at 20 reports a second.
-    """
-
-    def allow_request(self, request: Any, view: Any) -> bool:
-        if getattr(request.auth, "is_api_key", False):
-            return True
-        return super().allow_request(request, view)
-
-
-# The configured throttles, with the per-user one exempting API keys (see PeopleRateThrottle).
-_THROTTLES = cast(
-    "list[type[BaseThrottle]]",
-    [PeopleRateThrottle if cls is UserRateThrottle else cls for cls in api_settings.DEFAULT_THROTTLE_CLASSES],
-)
 
 
 def _respond(result: ApiResult) -> HttpResponse:
@@ -640,7 +617,6 @@ class UsageChargeApi(TenantScopedApi):
     """Charge one usage event (agent runtimes, with an API key). Needs an Idempotency-Key."""
 
     permission_map = {"POST": "credits:write"}
-    throttle_classes = _THROTTLES
 
     class UsageChargeInput(UsageInput):
         idempotency_key = serializers.CharField(required=False, max_length=255)
@@ -676,7 +652,6 @@ class UsageBatchApi(TenantScopedApi):
     """Charge up to 1,000 usage events in one request; each gets its own result."""
 
     permission_map = {"POST": "credits:write"}
-    throttle_classes = _THROTTLES
 
     class UsageEventInput(UsageInput):
         idempotency_key = serializers.CharField(max_length=255)
@@ -737,7 +712,6 @@ class ReservationListCreateApi(TenantScopedApi):
     """Holds on credits for runs that must not overshoot; a hold needs an Idempotency-Key."""
 
     permission_map = {"GET": "credits:read", "POST": "credits:write"}
-    throttle_classes = _THROTTLES
     pagination_class = CursorPagination
 
     class ReservationCreateInput(serializers.Serializer):
@@ -797,7 +771,6 @@ class ReservationSettleApi(TenantScopedApi):
     """Charge a hold's actual usage and free the rest."""
 
     permission_map = {"POST": "credits:write"}
-    throttle_classes = _THROTTLES
 
     class ReservationSettleInput(serializers.Serializer):
         model = serializers.CharField(
@@ -837,7 +810,6 @@ class ReservationReleaseApi(TenantScopedApi):
     """Free a hold without charging."""
 
     permission_map = {"POST": "credits:write"}
-    throttle_classes = _THROTTLES
 
     @extend_schema(
         request=None,

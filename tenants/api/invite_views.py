@@ -12,10 +12,10 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from core.api import BaseApi, TenantScopedApi
 from core.errors import InvalidInput
+from core.throttling import AuthRateThrottle
 from tenants import selectors
 from tenants import services_invites as invites
 from tenants.models import Invite, InviteStatus
@@ -146,8 +146,7 @@ class InviteAcceptApi(BaseApi):
     """
 
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthRateThrottle]
 
     class InviteAcceptInput(serializers.Serializer):
         token = serializers.CharField(max_length=200, trim_whitespace=True)
