@@ -186,18 +186,20 @@ GUARDIAN_RAISE_403 = False
 # or staff unlock it. Counted per account (username), so a botnet cannot spread attempts.
 AXES_FAILURE_LIMIT = env.int("QM_LOCKOUT_THRESHOLD", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("QM_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Failures from every address within the window after which the per-account backoff starts.
+QM_LOCKOUT_ACCOUNT_THRESHOLD = env.int("QM_LOCKOUT_ACCOUNT_THRESHOLD", default=20)
+QM_LOCKOUT_ACCOUNT_WINDOW = timedelta(hours=env.int("QM_LOCKOUT_ACCOUNT_WINDOW_HOURS", default=24))
+# How long a device that logged in stays "known" (its signed device token is accepted).
+QM_KNOWN_DEVICE_DAYS = env.int("QM_KNOWN_DEVICE_DAYS", default=90)
 AXES_RESET_ON_SUCCESS = True  # on the user_logged_in signal, which session_start sends
 # The API answers a lockout itself (429 JSON with Retry-After); the admin gets a plain page.
 AXES_LOCKOUT_CALLABLE = "accounts.services.auth.axes_lockout_response"
 AXES_USERNAME_FORM_FIELD = "email"
-AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_CLIENT_IP_CALLABLE = "core.context.client_ip"
-# axes.W006 wants the IP in the lockout key; we lock accounts (per e-mail) on purpose, and the
-# login endpoint has its own per-IP throttle (DRF's anon rate).
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

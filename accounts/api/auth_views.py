@@ -32,12 +32,20 @@ def password_field() -> serializers.CharField:
     return serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
+DEVICE_HELP = (
+    "Marks this device as known to the account: send it back as `device_token` when logging in "
+    "again, and a backoff that holds back logins from unknown devices (after many failures from "
+    "many addresses) does not apply. Issued at login, not on refresh."
+)
+
+
 class TokensOutput(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
     session_id = serializers.UUIDField()
+    device_token = serializers.CharField(required=False, help_text=DEVICE_HELP)
 
 
 class LoginOutput(serializers.Serializer):
@@ -48,6 +56,7 @@ class LoginOutput(serializers.Serializer):
     token_type = serializers.CharField(required=False)
     expires_in = serializers.IntegerField(required=False)
     session_id = serializers.UUIDField(required=False)
+    device_token = serializers.CharField(required=False, help_text=DEVICE_HELP)
     mfa_required = serializers.BooleanField(required=False)
     mfa_enrollment_required = serializers.BooleanField(required=False)
     challenge_token = serializers.CharField(required=False)
@@ -92,6 +101,9 @@ class LoginInput(serializers.Serializer):
     email = serializers.EmailField()
     password = password_field()
     device_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    device_token = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="The device_token of an earlier login."
+    )
 
 
 class LoginApi(AuthApi):
@@ -103,10 +115,11 @@ class LoginApi(AuthApi):
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         django_request = _django_request(request)
-        user = auth.login_check_password(
+        user = auth.password_check(
             request=django_request,
             email=data.validated_data["email"],
             password=data.validated_data["password"],
+            device_token=data.validated_data.get("device_token", ""),
         )
         if mfa.mfa_enabled(user):
             return Response(
@@ -328,6 +341,8 @@ class SessionDetailApi(BaseApi):
 
 
 class PasswordChangeApi(BaseApi):
+    qm_atomic = False  # a wrong current password is recorded and counts towards the lockout
+
     class PasswordChangeInput(serializers.Serializer):
         current_password = password_field()
         new_password = password_field()
@@ -337,7 +352,12 @@ class PasswordChangeApi(BaseApi):
         """Change my password (needs the current one); my other sessions end."""
         data = self.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        auth.password_change(user=self.user, session=_current_session(request), **data.validated_data)
+        auth.password_change(
+            request=_django_request(request),
+            user=self.user,
+            session=_current_session(request),
+            **data.validated_data,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
-from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -29,6 +28,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User, UserManager, UserSession
+from accounts.services import lockout
+from accounts.services.mfa import mfa_enabled
 from audit.models import Severity
 from audit.services import audit_record
 from core.context import client_ip
@@ -54,15 +55,19 @@ class IssuedTokens:
     access: str
     refresh: str
     session: UserSession
+    device_token: str = ""  # issued at login; a refresh keeps the one the device has
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "access": self.access,
             "refresh": self.refresh,
             "token_type": "Bearer",
             "expires_in": int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),
             "session_id": str(self.session.pk),
         }
+        if self.device_token:
+            body["device_token"] = self.device_token
+        return body
 
 
 def _mint(session: UserSession) -> tuple[str, str, str]:
@@ -102,7 +107,9 @@ def session_start(
         details={"session_id": session.pk, "device_name": session.device_name, "mfa": mfa_verified},
         actor=user,
     )
-    return IssuedTokens(access=access, refresh=refresh, session=session)
+    return IssuedTokens(
+        access=access, refresh=refresh, session=session, device_token=lockout.device_token_issue(user=user)
+    )
 
 
 def session_refresh(*, raw_refresh: str) -> IssuedTokens:
@@ -188,31 +195,50 @@ def sessions_revoke_all(*, user: User, reason: str, actor: Any, keep: UserSessio
 # --- Login ------------------------------------------------------------------------------------
 
 
-def _retry_after(email: str) -> int:
-    attempt = AccessAttempt.objects.filter(username=email).order_by("-attempt_time").first()
-    cooloff = settings.AXES_COOLOFF_TIME
-    if attempt is None:
-        return int(cooloff.total_seconds())
-    remaining = attempt.attempt_time + cooloff - timezone.now()
-    return max(1, int(remaining.total_seconds()))
+class LoginBackoff(RetryLater):
+    code = "login_backoff"
+    default_detail = (
+        "This account has seen many failed logins from many places: from a new device, try again "
+        "later. A device that logged in before, or a second factor, is not held back."
+    )
 
 
-def login_check_password(*, request: HttpRequest, email: str, password: str) -> User:
-    """Check e-mail and password under the lockout rules; return the user or raise.
+def password_check(
+    *, request: HttpRequest, email: str, password: str, device_token: str = "", known_device: bool = False
+) -> User:
+    """Check e-mail and password under the failed-login policy (accounts.services.lockout).
 
-    Attempts on one account are serialised by a lock on its row, so concurrent wrong passwords
-    can never be checked more often than the lockout threshold allows. Wrong e-mail and wrong
-    password answer alike (Django's backend hashes a dummy password for unknown e-mails).
-    This function commits even when it refuses: failures must count.
+    Returns the user, or raises AccountLocked (this address is locked out of the account),
+    LoginBackoff (the account is backing off and the device is unknown), or
+    AuthenticationError. Attempts on one account are serialised by a lock on its row, so
+    concurrent wrong passwords can never be checked more often than the policy allows. Wrong
+    e-mail and wrong password answer alike (Django's backend hashes a dummy password for
+    unknown e-mails). This function commits even when it refuses: failures must count.
+    `known_device` says the caller proved the account some other way (a live session).
     """
     email = UserManager.normalize_email(email)
+    refusal: Exception = AuthenticationError()
     with transaction.atomic():
-        User.objects.select_for_update().filter(email=email).first()
+        account = User.objects.select_for_update().filter(email=email).first()
         if not AxesProxyHandler.is_allowed(request, {"email": email}):
             audit_record(
                 action="auth.login_blocked", severity=Severity.WARNING, details={"email": email}, system=True
             )
-            locked = True
+            refusal = AccountLocked(
+                retry_after=lockout.address_retry_after(email=email, ip_address=client_ip(request))
+            )
+        elif (wait := lockout.account_backoff(email=email)) and not (
+            known_device
+            or lockout.device_known(user=account, token=device_token)
+            or (account is not None and mfa_enabled(account))
+        ):
+            audit_record(
+                action="auth.login_backoff",
+                severity=Severity.WARNING,
+                details={"email": email, "retry_after": wait},
+                system=True,
+            )
+            refusal = LoginBackoff(retry_after=wait)
         else:
             user = authenticate(request, email=email, password=password)
             locked = bool(getattr(request, "axes_locked_out", False))
@@ -225,12 +251,17 @@ def login_check_password(*, request: HttpRequest, email: str, password: str) -> 
                 audit_record(
                     action="auth.account_locked",
                     severity=Severity.CRITICAL,
-                    details={"email": email, "failures": settings.AXES_FAILURE_LIMIT},
+                    details={
+                        "email": email,
+                        "failures": settings.AXES_FAILURE_LIMIT,
+                        "ip_address": client_ip(request),
+                    },
                     system=True,
                 )
-    if locked:
-        raise AccountLocked(retry_after=_retry_after(email))
-    raise AuthenticationError()
+                refusal = AccountLocked(
+                    retry_after=lockout.address_retry_after(email=email, ip_address=client_ip(request))
+                )
+    raise refusal
 
 
 def axes_lockout_response(request: HttpRequest, original_response: Any, credentials: Any) -> Any:
@@ -243,11 +274,10 @@ def axes_lockout_response(request: HttpRequest, original_response: Any, credenti
 
 
 def account_unlock(*, user: User, actor: User) -> int:
-    """Platform staff lift a lockout now (else it ends after the cool-off)."""
-    from axes.utils import reset
-
+    """Platform staff lift a lockout now (else it ends after the cool-off): every address's
+    lock and the account's backoff."""
     with transaction.atomic():
-        count = reset(username=user.email)
+        count = lockout.failures_forget(email=user.email)
         audit_record(
             action="auth.account_unlocked",
             target=user,
@@ -271,31 +301,41 @@ def _validated(password: str, user: User, field: str = "new_password") -> str:
     return password
 
 
-@transaction.atomic
 def password_change(
-    *, user: User, current_password: str, new_password: str, session: UserSession | None
+    *,
+    request: HttpRequest,
+    user: User,
+    current_password: str,
+    new_password: str,
+    session: UserSession | None,
 ) -> None:
-    """Change one's password; every other session ends."""
-    if not user.check_password(current_password):
+    """Change one's password; every other session ends.
+
+    The current password is checked like a login (a wrong one counts towards the lockout, and
+    a locked-out address is refused), so a stolen access token cannot be used to guess it.
+    That check commits on its own; the change is one transaction after it.
+    """
+    try:
+        password_check(request=request, email=user.email, password=current_password, known_device=True)
+    except AuthenticationError:
         raise InvalidInput(
             "The current password is wrong.",
             code="wrong_password",
             errors={"current_password": ["Wrong password."]},
-        )
-    user.set_password(_validated(new_password, user))
-    user.save(update_fields=["password", "updated_at"])
-    sessions_revoke_all(user=user, reason="password_changed", actor=user, keep=session)
-    audit_record(action="auth.password_changed", target=user, severity=Severity.WARNING, actor=user)
+        ) from None
+    with transaction.atomic():
+        user.set_password(_validated(new_password, user))
+        user.save(update_fields=["password", "updated_at"])
+        sessions_revoke_all(user=user, reason="password_changed", actor=user, keep=session)
+        audit_record(action="auth.password_changed", target=user, severity=Severity.WARNING, actor=user)
 
 
 @transaction.atomic
 def password_reset_complete(*, user: User, new_password: str) -> None:
     """Set a new password from a reset link: every session ends, the lockout is lifted. It
     issues no tokens: the user logs in again, second factor included."""
-    from axes.utils import reset
-
     user.set_password(_validated(new_password, user))
     user.save(update_fields=["password", "updated_at"])
     sessions_revoke_all(user=user, reason="password_reset", actor=None)
-    reset(username=user.email)
+    lockout.failures_forget(email=user.email)
     audit_record(action="auth.password_reset", target=user, severity=Severity.WARNING, actor=user)
