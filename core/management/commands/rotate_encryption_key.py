@@ -74,10 +74,11 @@ class Command(BaseCommand):
                 action="encryption.key_rotated",
                 severity=Severity.WARNING if failures else Severity.INFO,
                 # A list, not a dict keyed by model: the audit log masks keys that look secret
-                # ("tenants.Secret").
+                # ("tenants.Secret"). Only the models whose values moved (the list of every
+                # model walked is `crypto.encrypted_models()`).
                 details={
                     "key_id": ring.primary,
-                    "rotated": [{"model": label, "rows": n} for label, n in rotated.items()],
+                    "rotated": [{"model": label, "rows": n} for label, n in rotated.items() if n],
                     "failed": len(failures),
                 },
                 system=True,
