@@ -1,16 +1,22 @@
 from typing import Any
 
+import django_otp.plugins.otp_totp.admin  # noqa: F401  # registers django-otp's admin, replaced below
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from accounts.models import User
+from accounts.models import EncryptedTOTPDevice, User
 from accounts.services.users import ADMIN_EDITABLE_FIELDS, user_save_from_admin
 from core.admin_bypass import PlatformStaffAdminMixin
 
 admin.site.unregister(Group)
+# django-otp's device admin edits the key and draws the seed as a QR code; seeds are encrypted at
+# rest and shown to their owner once, at enrolment, so the admin shows devices without them.
+admin.site.unregister(TOTPDevice)
 
 
 class QuartermasterUserChangeForm(UserChangeForm):
@@ -47,3 +53,38 @@ class UserAdmin(PlatformStaffAdminMixin, BaseUserAdmin, ModelAdmin):
             previous = User.objects.get(pk=obj.pk)
             before = {f: getattr(previous, f) for f in ADMIN_EDITABLE_FIELDS}
         user_save_from_admin(user=obj, actor=request.user, created=not change, before=before)
+
+
+@admin.register(EncryptedTOTPDevice)
+class TOTPDeviceAdmin(PlatformStaffAdminMixin, ModelAdmin):
+    """Who has an authenticator, and its state. Never the seed; no edits (enrolment and removal
+    go through the audited services, by the device's owner)."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at", "throttling_failure_count"]
+    list_select_related = ["user"]
+    list_filter = ["confirmed"]
+    search_fields = ["user__email"]
+    ordering = ["user__email", "id"]
+    fields = [
+        "user",
+        "name",
+        "confirmed",
+        "created_at",
+        "last_used_at",
+        "step",
+        "digits",
+        "tolerance",
+        "drift",
+        "throttling_failure_timestamp",
+        "throttling_failure_count",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -5,13 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+import structlog
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import ScopedManager
+
+from core import crypto
+
+logger = structlog.get_logger(__name__)
 
 USERNAME_VALIDATOR = RegexValidator(
     r"^[a-z0-9_.-]{3,32}$",
@@ -211,3 +218,85 @@ class ApiKey(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+# --- Two-factor: TOTP seeds, encrypted at rest ------------------------------------------------------
+
+TOTP_SEED_BYTES = 20  # 160 bits: RFC 4226's recommended length, django-otp's default
+# What django-otp's `key` column holds instead of the seed. Not hexadecimal, so django-otp's own
+# TOTPDevice.bin_key raises on it rather than computing codes from a known key; a check constraint
+# (migration 0008) refuses any other value, so no code path can store a seed there again.
+TOTP_KEY_PLACEHOLDER = "encrypted: see accounts_totpseed"
+
+
+class TOTPSeedUnavailable(crypto.DecryptionError):
+    """A TOTP device has no stored seed (its row in accounts_totpseed is missing)."""
+
+
+class TOTPSeed(models.Model):
+    """The secret of one TOTP device, encrypted with the key ring (core.crypto), one row per device.
+
+    django-otp keeps the seed as hex in its own `key` column; that column holds only
+    TOTP_KEY_PLACEHOLDER here. Why a table of our own rather than the ciphertext in that column:
+    a core.crypto token for a 20-byte seed is 68 characters plus the key id (1-32 characters), up
+    to 100, and the column holds 80. The primary key is the device's id, and the associated data
+    names that device row and its `key` field, so a ciphertext copied to another device's row
+    fails to decrypt (verification then fails; see EncryptedTOTPDevice.verify_token).
+    """
+
+    ENCRYPTED_FIELDS = ("ciphertext",)
+
+    device = models.OneToOneField(
+        TOTPDevice, on_delete=models.CASCADE, primary_key=True, related_name="encrypted_seed"
+    )
+    ciphertext = models.TextField()
+
+    def __str__(self) -> str:
+        return f"seed of TOTP device {self.device_id}"
+
+    @staticmethod
+    def context_for(device_id: Any) -> crypto.Context:
+        """Where a seed lives: the `key` field of that row of django-otp's device table."""
+        return crypto.Context(tenant_id=None, table=TOTPDevice._meta.db_table, field="key", row_id=device_id)
+
+    def encryption_context(self, field: str) -> crypto.Context:
+        if field not in self.ENCRYPTED_FIELDS:
+            raise ValueError(f"{field!r} is not an encrypted field of TOTPSeed")
+        return self.context_for(self.device_id)
+
+    def seal(self, seed: bytes) -> None:
+        """Store `seed` encrypted under the key ring's primary key (the device must be set)."""
+        self.ciphertext = crypto.encrypt(seed, context=self.encryption_context("ciphertext"))
+
+    def open(self) -> bytes:
+        """The seed. Raises crypto.DecryptionError if it cannot be decrypted here."""
+        return crypto.decrypt(self.ciphertext, context=self.encryption_context("ciphertext"))
+
+
+class EncryptedTOTPDevice(TOTPDevice):
+    """django-otp's TOTP device with its seed read from TOTPSeed: every TOTP use goes through it.
+
+    A proxy: the same table, django-otp's verification, throttling, drift and replay protection
+    (`last_t`) unchanged; only where the key comes from differs.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "TOTP device"
+
+    @property
+    def bin_key(self) -> bytes:
+        try:
+            sealed = self.encrypted_seed
+        except ObjectDoesNotExist as exc:
+            raise TOTPSeedUnavailable(f"TOTP device {self.pk} has no stored seed") from exc
+        return sealed.open()
+
+    def verify_token(self, token: Any) -> bool:
+        # A seed that cannot be decrypted (moved from another row, tampered with, its key gone
+        # from the ring) fails closed: the code is refused, never a server error.
+        try:
+            return bool(super().verify_token(token))
+        except crypto.DecryptionError as exc:
+            logger.error("totp.seed_unreadable", device_id=self.pk, user_id=str(self.user_id), error=str(exc))
+            return False

@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.sites import UnfoldAdminSite
 
 from core.errors import DomainError
@@ -54,10 +53,11 @@ class QuartermasterAdminSite(UnfoldAdminSite):
             return HttpResponseRedirect(reverse("admin:login"))
         if not _needs_second_factor(request):
             return HttpResponseRedirect(reverse("admin:index"))
-        from accounts.services.mfa import mfa_verify
+        from accounts.services.mfa import confirmed_totp_device, mfa_verify
 
         form = VerifyForm(request.POST or None)
-        device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+        # Through accounts' EncryptedTOTPDevice (the seed is encrypted at rest), like the API.
+        device = confirmed_totp_device(request.user)
         if request.method == "POST" and form.is_valid() and device is not None:
             try:
                 # The same check as the API login: device row locked, each code accepted once.

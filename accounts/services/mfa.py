@@ -4,8 +4,12 @@ Each code is accepted at most once, even by concurrent requests: verification lo
 device row first, so the second request sees the first one's `last_t` (TOTP) or finds the
 backup code already deleted. django-otp's throttling slows down wrong guesses per device.
 Seeds never leave the server after enrolment: only the enrolment response carries the
-otpauth URI (and its QR code), and no log line, audit entry or later response does. Backup codes
-are shown once and stored only as keyed hashes (`backup_code_digest`).
+otpauth URI (and its QR code), and no log line, audit entry or later response does. At rest a
+seed exists only encrypted with the key ring (`accounts.models.TOTPSeed`, AES-256-GCM bound to
+the device row; `rotate_encryption_key` re-encrypts it): every TOTP device is read through the
+proxy `EncryptedTOTPDevice`, and django-otp's own `key` column holds a placeholder. A seed that
+cannot be decrypted fails closed (the code is refused). Backup codes are shown once and stored
+only as keyed hashes (`backup_code_digest`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import TOTP_KEY_PLACEHOLDER, TOTP_SEED_BYTES, EncryptedTOTPDevice, TOTPSeed, User
 from audit.models import Severity
 from audit.services import audit_record
 from core.errors import Conflict, DomainError, RetryLater
@@ -51,7 +54,12 @@ class InvalidChallenge(DomainError):
 
 
 def mfa_enabled(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return EncryptedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def confirmed_totp_device(user: Any) -> EncryptedTOTPDevice | None:
+    """The user's confirmed TOTP device, if 2FA is on."""
+    return EncryptedTOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
 def mfa_demanded_by_rules(user: User) -> bool:
@@ -108,7 +116,7 @@ def mfa_verify(*, user: User, code: str) -> str:
     """Accept a TOTP code or a backup code once; return which ("totp" or "backup")."""
     code = (code or "").strip().replace(" ", "").replace("-", "")
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        device = EncryptedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
         if device is None:
             raise Conflict("Two-factor authentication is not enabled.", code="mfa_not_enabled")
         _check_throttle(device)
@@ -139,8 +147,14 @@ def totp_enroll(*, user: User) -> dict[str, str]:
         raise Conflict(
             "Two-factor authentication is already enabled; disable it first.", code="mfa_already_enabled"
         )
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    EncryptedTOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = EncryptedTOTPDevice.objects.create(
+        user=user, name="authenticator", confirmed=False, key=TOTP_KEY_PLACEHOLDER
+    )
+    # The seed is encrypted once the device row exists: its id is part of the associated data.
+    sealed = TOTPSeed(device=device)
+    sealed.seal(secrets.token_bytes(TOTP_SEED_BYTES))
+    sealed.save(force_insert=True)
     uri = device.config_url
     svg = segno.make(uri, error="m").svg_inline(scale=4)
     audit_record(action="auth.mfa_enrollment_started", target=user, actor=user)
@@ -150,7 +164,7 @@ def totp_enroll(*, user: User) -> dict[str, str]:
 @transaction.atomic
 def totp_confirm(*, user: User, code: str) -> list[str]:
     """Confirm enrolment with a first code; return fresh backup codes (shown this once)."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    device = EncryptedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
     if device is None:
         raise Conflict("Start enrolment first.", code="mfa_not_enrolling")
     code = (code or "").strip()
@@ -194,6 +208,6 @@ def totp_disable(*, user: User, code: str) -> None:
     with transaction.atomic():
         if mfa_demanded_by_rules(user):
             raise Conflict("A tenant you belong to requires two-factor authentication.", code="mfa_required")
-        TOTPDevice.objects.filter(user=user).delete()
+        EncryptedTOTPDevice.objects.filter(user=user).delete()  # their seeds with them
         StaticDevice.objects.filter(user=user).delete()
         audit_record(action="auth.mfa_disabled", target=user, severity=Severity.WARNING, actor=user)

@@ -204,6 +204,16 @@ def test_encrypted_models__the_configuration_models__declare_their_fields():
     assert labels["tenants.SettingVersion"] == ("old_value_encrypted", "new_value_encrypted")
 
 
+def test_encrypted_models__totp_seeds__registered_and_bound_to_the_device_row():
+    from accounts.models import TOTPSeed
+
+    labels = {m._meta.label: m.ENCRYPTED_FIELDS for m in crypto.encrypted_models()}
+    context = TOTPSeed(device_id=7, ciphertext="").encryption_context("ciphertext")
+
+    assert labels["accounts.TOTPSeed"] == ("ciphertext",)
+    assert context == crypto.Context(tenant_id=None, table="otp_totp_totpdevice", field="key", row_id=7)
+
+
 # --- Configuration --------------------------------------------------------------------------------
 
 
