@@ -9,6 +9,7 @@ from django.db import models
 
 from audit.models import ActorType, AuditLogEntry, Severity
 from core import context
+from core.hygiene import clean_text
 
 MASK = "********"
 # Keys whose values are secrets wherever they appear in details. Ids, prefixes and last-four
@@ -33,15 +34,19 @@ def mask_secrets(value: Any, *, _key: str = "") -> Any:
 
 
 def _jsonable(value: Any) -> Any:
+    """`value` as JSON the database stores: text from outside (a refused path, an e-mail typed
+    with a NUL) is cleaned rather than refused, so that recording a refusal cannot fail."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {clean_text(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, models.Model):
         return str(value.pk)
-    return str(value)
+    return clean_text(str(value))
 
 
 def audit_record(
@@ -81,14 +86,14 @@ def audit_record(
         actor_type=actor_type,
         actor_user=actor,
         actor_api_key_id=getattr(api_key, "pk", None),
-        actor_label=actor_label[:254],
+        actor_label=clean_text(actor_label[:254]),
         action=action,
         target_type=target_type,
-        target_id=str(target_id or ""),
-        target_label=target_label[:254],
+        target_id=clean_text(str(target_id or "")),
+        target_label=clean_text(target_label[:254]),
         severity=severity,
         ip_address=ctx.ip_address,
-        user_agent=ctx.user_agent,
+        user_agent=clean_text(ctx.user_agent),
         request_id=ctx.request_id,
         details=mask_secrets(_jsonable(details or {})),
     )

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.hygiene.InputHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -286,8 +287,11 @@ REST_FRAMEWORK = {
         "auth": env.str("API_THROTTLE_AUTH", default="30/min") if not TESTING else "100000/min",
     },
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
-    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
+    # JSON in, JSON out. Bodies pass the edge rules (core/hygiene.py). No browsable API: it
+    # cannot authenticate (no session login on the API) and calls back into views' checks;
+    # the interactive documentation is Swagger UI at /api/docs/.
+    "DEFAULT_PARSER_CLASSES": ["core.hygiene.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.hygiene.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -297,6 +301,9 @@ if TESTING:
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=14)),
+# Request bodies: at most this many bytes (a full usage batch is well under) and levels of JSON.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8 * 1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,

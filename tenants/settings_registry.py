@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import ValidationError
+
+from core.hygiene import decimal_or_none
 
 
 class Kind(StrEnum):
@@ -39,12 +41,9 @@ def _decimal(raw: Any, *, where: str = "") -> Decimal:
     # Floats are refused: 0.1 + 0.2 is not what anyone means by a price.
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise ValidationError(f'{where}Give a decimal number as a string, e.g. "5.0".')
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation as exc:
-        raise ValidationError(f"{where}{raw!r} is not a decimal number.") from exc
-    if not value.is_finite():
-        raise ValidationError(f"{where}{raw!r} is not a finite number.")
+    value = decimal_or_none(raw)
+    if value is None:
+        raise ValidationError(f"{where}{raw!r} is not a decimal number (digits, one point, a sign).")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
         raise ValidationError(f"{where}At most {MAX_DECIMAL_PLACES} decimal places.")

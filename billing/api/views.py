@@ -41,13 +41,14 @@ from billing.models import (
 from billing.services.common import ApiResult, fmt
 from core.api import PLATFORM_ADMIN, PLATFORM_STAFF, BaseApi, TenantScopedApi, filter_parameters
 from core.errors import InvalidInput
+from core.hygiene import DecimalField, PartwiseJSONParser
 from core.pagination import CursorPagination
 from core.tenancy import tenant_context
 
 
 def credit_field(**kwargs: Any) -> serializers.DecimalField:
     """A credit amount in the API: 6 decimals, a string in JSON."""
-    return serializers.DecimalField(max_digits=20, decimal_places=6, **kwargs)
+    return DecimalField(max_digits=20, decimal_places=6, **kwargs)
 
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -213,10 +214,10 @@ class CreditSummaryOutput(serializers.Serializer):
     available = credit_field(help_text="What new charges and holds may use: balance - held + overdraft.")
     unlimited = serializers.BooleanField()
     burn_rate_per_day = credit_field(help_text="Usage per day over the last 7 days.")
-    runway_days = serializers.DecimalField(
+    runway_days = DecimalField(
         max_digits=20, decimal_places=1, allow_null=True, help_text="Days left at that rate; null: never."
     )
-    markup_multiplier = serializers.DecimalField(max_digits=8, decimal_places=4)
+    markup_multiplier = DecimalField(max_digits=8, decimal_places=4)
     subscription = SubscriptionOutput(allow_null=True)
     thresholds = ThresholdOutput(many=True)
 
@@ -364,13 +365,22 @@ class CreditTransactionDetailApi(TenantScopedApi):
         return Response(CreditTransactionOutput(entry).data)
 
 
+# Periods asked for by a client lie in this range: far enough for any statement, near enough
+# that every computed bound (the month after, a day's end in any time zone) is a valid date.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+RANGE_MESSAGE = f"Between {FIRST_DAY} and {LAST_DAY}."
+
+
 def _day(value: str | None, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise invalid(name, "A date (YYYY-MM-DD) is required.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise invalid(name, RANGE_MESSAGE)
+    return day
 
 
 def _period(
@@ -388,6 +398,8 @@ def _period(
             first = date.fromisoformat(f"{month}-01")
         except ValueError:
             raise invalid("month", "A month (YYYY-MM) is required.") from None
+        if not FIRST_DAY <= first <= LAST_DAY:
+            raise invalid("month", RANGE_MESSAGE)
         start_day = first
         end_day = (first + timedelta(days=32)).replace(day=1)
     else:
@@ -472,7 +484,7 @@ class CreditSpendApi(TenantScopedApi):
         key = serializers.CharField(allow_null=True, help_text="The model, agent id, session id or day.")
         credits = credit_field()
         shadow_credits = credit_field(help_text="Unlimited accounts' would-be charges.")
-        provider_cost_usd = serializers.DecimalField(max_digits=24, decimal_places=12)
+        provider_cost_usd = DecimalField(max_digits=24, decimal_places=12)
         input_tokens = serializers.IntegerField()
         output_tokens = serializers.IntegerField()
         events = serializers.IntegerField()
@@ -562,7 +574,7 @@ class SubscriptionApi(TenantScopedApi):
         plan = serializers.SlugField(required=False)
         status = serializers.ChoiceField(choices=SubscriptionStatus.choices, required=False)
         purchased_agent_slots = serializers.IntegerField(required=False, min_value=0, max_value=100_000)
-        markup_multiplier_override = serializers.DecimalField(
+        markup_multiplier_override = DecimalField(
             max_digits=8,
             decimal_places=4,
             required=False,
@@ -654,6 +666,9 @@ class UsageBatchApi(TenantScopedApi):
     permission_map = {"POST": "credits:write"}
 
     class UsageEventInput(UsageInput):
+    # Each event's text is checked on its own (billing.services.usage_event), so that one bad
+    # event gets its own 400 while the others are charged.
+    parser_classes = [PartwiseJSONParser]
         idempotency_key = serializers.CharField(max_length=255)
 
     class UsageBatchInput(serializers.Serializer):

@@ -44,7 +44,7 @@ from billing.services.common import (
     ensure_account,
     fmt,
     iso,
-    ledger_key_guard,
+    ledger_write_guard,
     markup_of,
     negate,
     provider_cost,
@@ -55,6 +55,7 @@ from billing.services.common import (
     unknown_model,
     usage_prefix,
 )
+from core import hygiene
 from core.errors import DomainError, error_body
 from core.rows import prepared_cursor
 
@@ -97,7 +98,7 @@ class UsageEvent:
 
 def usage_event(
     *,
-    model: Any,
+    model: Any = None,
     input_tokens: Any = 0,
     output_tokens: Any = 0,
     agent_id: Any = None,
@@ -246,7 +247,7 @@ def credits_charge(
             "claim": claim,
             "status": 201,
         }
-        with ledger_key_guard():
+        with ledger_write_guard():
             cursor.execute(_sql.POST_ENTRY, params)
         balance, body, thresholds, available = cursor.fetchone()
     if balance is None:
@@ -319,7 +320,8 @@ def batch_item(raw: Any, *, now: datetime) -> BatchItem:
         key = check_idempotency_key(key, required=True)
         event = usage_event(now=now, **{k: v for k, v in raw.items() if k in _EVENT_FIELDS})
     except DomainError as exc:
-        return BatchItem(key=key, error=exc)
+        # The key is echoed in the event's result: never a character the answer cannot carry.
+        return BatchItem(key=hygiene.clean_text(key), error=exc)
     return BatchItem(key=key, event=event)
 
 
@@ -457,7 +459,7 @@ def credits_charge_batch(
                 }
                 for n, (_index, item, priced, entry_id, prefix, _suffix) in enumerate(charge, start=1)
             ]
-            with ledger_key_guard():
+            with ledger_write_guard():
                 cursor.execute(
                     _sql.BATCH_CHARGE,
                     {

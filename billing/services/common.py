@@ -15,23 +15,26 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.utils import timezone
+from psycopg.errors import NumericValueOutOfRange
 
 from audit.models import Severity
 from audit.services import audit_record
 from billing.errors import IdempotencyKeyReused, invalid
-from billing.models import CREDIT_QUANTUM, MARKUP_QUANTUM, USD_QUANTUM
+from billing.models import CREDIT_DIGITS, CREDIT_PLACES, CREDIT_QUANTUM, MARKUP_QUANTUM, USD_QUANTUM
 from billing.services import _sql
-from core import context
-from core.errors import Conflict, InvalidInput
+from core import context, hygiene
+from core.errors import Conflict, InvalidInput, LimitExceeded
 from core.rows import prepared_cursor
 
 MILLION = Decimal(1_000_000)
+# Credit columns are NUMERIC(20, 6): every amount, balance and sum of holds stays below this.
+MAX_CREDITS = Decimal(10) ** (CREDIT_DIGITS - CREDIT_PLACES)
 MAX_TOKENS = 10**12
 MAX_KEY_LENGTH = 255
 MAX_METADATA_CHARS = 4000
@@ -121,17 +124,12 @@ def iso(value: datetime | None) -> str | None:
 
 
 def parse_amount(value: Any, field: str = "amount") -> Decimal:
-    """A credit amount from input: at most 6 decimals, finite."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise invalid(field, "A decimal number is required.") from None
-    if not amount.is_finite():
-        raise invalid(field, "A finite number is required.")
+    """A credit amount from input: at most 6 decimals (core.hygiene's decimal grammar)."""
+    amount = hygiene.parse_decimal(value, field)
+    if abs(amount) >= MAX_CREDITS:  # first: quantize() fails on more digits than its precision
+        raise invalid(field, f"Less than {MAX_CREDITS:,} in absolute value.")
     if amount != amount.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_UP):
         raise invalid(field, "At most 6 decimal places.")
-    if abs(amount) >= Decimal(10) ** 14:
-        raise invalid(field, "Too large.")
     return credits(amount)
 
 
@@ -168,7 +166,7 @@ def check_text(value: Any, field: str, max_length: int) -> str:
         raise invalid(field, "A string is required.")
     if len(value) > max_length:
         raise invalid(field, f"At most {max_length} characters.")
-    return value
+    return hygiene.check_text(value, field)
 
 
 def check_metadata(value: Any) -> dict[str, Any]:
@@ -176,6 +174,7 @@ def check_metadata(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise invalid("metadata", "A JSON object is required.")
+    hygiene.check_json(value, field="metadata")
     if len(json.dumps(value, default=str)) > MAX_METADATA_CHARS:
         raise invalid("metadata", f"At most {MAX_METADATA_CHARS} characters of JSON.")
     return value
@@ -206,11 +205,13 @@ def check_occurred_at(value: Any, now: datetime) -> datetime | None:
 
 
 def check_model(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise invalid("model", "This field is required.")
+    if not isinstance(value, str):
+        raise invalid("model", "A string is required.")
     if len(value) > 100:
         raise invalid("model", "At most 100 characters.")
-    return value
+    return hygiene.check_text(value, "model")
 
 
 def unknown_model(model: str) -> InvalidInput:
@@ -257,12 +258,16 @@ def replay(record: Sequence[Any] | None, *, endpoint: str, fingerprint_: str) ->
 
 
 @contextmanager
-def ledger_key_guard() -> Iterator[None]:
-    """Turn the ledger's refusal of a reused key into the API's 409.
+def ledger_write_guard() -> Iterator[None]:
+    """Turn what the database refuses in a ledger write into the API's answers.
 
-    Stored responses are pruned after QM_BILLING_IDEMPOTENCY_DAYS; a key older than that is
-    claimed afresh, but the ledger keeps every entry's key, unique per account, and refuses the
-    entry: that request was answered long ago, and is not charged again.
+    - A reused key (409): stored responses are pruned after QM_BILLING_IDEMPOTENCY_DAYS; a key
+      older than that is claimed afresh, but the ledger keeps every entry's key, unique per
+      account, and refuses the entry: that request was answered long ago, and is not charged
+      again.
+    - A balance or a sum of holds past what the account's NUMERIC(20, 6) columns hold (422
+      `credit_limit_exceeded`): the request's amount fits, the result would not. The statement
+      computes the result under the row's lock, so this is where it is known.
     """
     try:
         yield
@@ -272,6 +277,14 @@ def ledger_key_guard() -> Iterator[None]:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was used for an entry that is older than the replay window; "
             "it cannot be used again."
+        ) from exc
+    except DataError as exc:
+        if not isinstance(exc.__cause__, NumericValueOutOfRange):
+            raise
+        raise LimitExceeded(
+            f"The account's balance or credits held would reach {MAX_CREDITS:,} or more, "
+            "more than an account can hold.",
+            code="credit_limit_exceeded",
         ) from exc
 
 

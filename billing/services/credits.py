@@ -43,7 +43,7 @@ from billing.services.common import (
     entry_fields,
     fingerprint,
     fmt,
-    ledger_key_guard,
+    ledger_write_guard,
     markup_of,
     parse_amount,
     read_record,
@@ -198,7 +198,7 @@ def credits_post(
     account = locks.credit_account_lock(account_id=account_id)
     if refund_of is not None:
         _check_refund(account=account, refund_of=refund_of, amount=amount)
-    with ledger_key_guard():
+    with ledger_write_guard():
         entry_id, balance, body, thresholds, available = _post(
             account_id=account.pk,
             kind=kind,

@@ -37,7 +37,7 @@ from billing.services.common import (
     ensure_account,
     entry_fields,
     fingerprint,
-    ledger_key_guard,
+    ledger_write_guard,
     markup_of,
     negate,
     parse_amount,
@@ -203,26 +203,27 @@ def reservation_hold(
                 closed_at=None,
             )
         )
-        cursor.execute(
-            _sql.HOLD,
-            {
-                "now": now,
-                "account": account_id,
-                "amount": amount,
-                "reservation": reservation_id,
-                "expires_at": expires_at,
-                "model": model,
-                "agent": agent,
-                "session": session,
-                "description": description,
-                "key": key,
-                "actor": who.user_id,
-                "api_key": who.api_key_id,
-                "claim": claim,
-                "status": 201,
-                "body": body,
-            },
-        )
+        with ledger_write_guard():
+            cursor.execute(
+                _sql.HOLD,
+                {
+                    "now": now,
+                    "account": account_id,
+                    "amount": amount,
+                    "reservation": reservation_id,
+                    "expires_at": expires_at,
+                    "model": model,
+                    "agent": agent,
+                    "session": session,
+                    "description": description,
+                    "key": key,
+                    "actor": who.user_id,
+                    "api_key": who.api_key_id,
+                    "claim": claim,
+                    "status": 201,
+                    "body": body,
+                },
+            )
         held, available = cursor.fetchone()
     if not held:
         raise InsufficientCredits(required=amount, available=available)
@@ -399,7 +400,7 @@ def reservation_settle(
             "claim": claim,
             "status": 200,
         }
-        with ledger_key_guard():
+        with ledger_write_guard():
             cursor.execute(_sql.SETTLE, params)
         closed, balance, body, thresholds, available = cursor.fetchone()
     if not closed:

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from core.api import BaseApi, TenantScopedApi
 from core.errors import InvalidInput, NotFound, PermissionDeniedError
+from core.hygiene import DecimalField
 from core.tenancy import platform_bypass
 from tenants import selectors
 from tenants import selectors_config as sel
@@ -391,7 +392,7 @@ class PlatformSettingRevealApi(PlatformApi):
 
 
 class FlagOutput(serializers.ModelSerializer[FeatureFlag]):
-    rollout_percentage = serializers.DecimalField(max_digits=5, decimal_places=2)
+    rollout_percentage = DecimalField(max_digits=5, decimal_places=2)
 
     class Meta:
         model = FeatureFlag
@@ -420,7 +421,7 @@ class FlagInput(serializers.Serializer):
     )
     description = serializers.CharField(required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False, help_text="The kill switch (default on).")
-    rollout_percentage = serializers.DecimalField(
+    rollout_percentage = DecimalField(
         max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False
     )
     target_users = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
@@ -432,7 +433,7 @@ class FlagInput(serializers.Serializer):
 class FlagUpdateInput(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
-    rollout_percentage = serializers.DecimalField(
+    rollout_percentage = DecimalField(
         max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False
     )
     target_users = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
