@@ -173,7 +173,11 @@ class Invite(TenantScopedModel):
     """An invitation to join a tenant; the token is e-mailed and only its SHA-256 is kept."""
 
     email = models.EmailField()
-    role = models.ForeignKey("accounts.Role", on_delete=models.PROTECT, related_name="+")
+    # A pending invite keeps its role from being deleted (role_delete refuses); an accepted,
+    # revoked or expired one lets go of it (its history is in the audit log).
+    role = models.ForeignKey(
+        "accounts.Role", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

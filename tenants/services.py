@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -16,7 +17,7 @@ from billing.services import billing_tenant_setup
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import tenant_context
 from tenants import selectors
-from tenants.models import Membership, Team, Tenant, TenantStatus
+from tenants.models import Invite, InviteStatus, Membership, Team, Tenant, TenantStatus
 
 # Platform admins outrank every tenant role.
 PLATFORM_ADMIN_RANK = 1000
@@ -260,12 +261,31 @@ def membership_create(
     return membership
 
 
+def role_check_grantable(
+    *, actor: Any, tenant: Tenant, permissions: list[str] | tuple[str, ...], rank: int
+) -> None:
+    """Refuse handing out `permissions` at `rank` (a role made, changed, assigned or invited
+    to) unless the actor holds every one of them and ranks at least as high.
+
+    Rank alone is not enough: an admin (rank 30, no `tenant:admin`) could otherwise assign
+    itself a custom rank-30 role that holds `tenant:admin`.
+    """
+    if rank > actor_rank(actor=actor, tenant=tenant):
+        raise PermissionDeniedError("You cannot hand out a rank above your own.", code="rank_too_low")
+    beyond = sorted(set(permissions) - _actor_permissions(actor=actor, tenant=tenant))
+    if beyond:
+        raise PermissionDeniedError(
+            "You cannot hand out permissions you do not hold.",
+            code="permission_not_held",
+            errors={"permissions": [f"Not held: {p}" for p in beyond]},
+        )
+
+
 def _guard_rank(*, actor: Any, tenant: Tenant, target: Membership, new_role: Role | None = None) -> None:
-    rank = actor_rank(actor=actor, tenant=tenant)
-    if target.role.rank > rank:
+    if target.role.rank > actor_rank(actor=actor, tenant=tenant):
         raise PermissionDeniedError("You cannot change a member ranked above you.", code="rank_too_low")
-    if new_role is not None and new_role.rank > rank:
-        raise PermissionDeniedError("You cannot assign a role ranked above your own.", code="rank_too_low")
+    if new_role is not None and new_role.pk != target.role_id:
+        role_check_grantable(actor=actor, tenant=tenant, permissions=new_role.permissions, rank=new_role.rank)
 
 
 def _is_owner_role(role: Role) -> bool:
@@ -365,16 +385,7 @@ def _check_grantable(*, actor: Any, tenant: Tenant, permissions: list[str], rank
             code="validation_error",
             errors={"permissions": [f"Unknown permission: {p}" for p in unknown]},
         )
-    held = _actor_permissions(actor=actor, tenant=tenant)
-    beyond = sorted(set(permissions) - held)
-    if beyond:
-        raise PermissionDeniedError(
-            "A role cannot grant permissions you do not hold.",
-            code="permission_not_held",
-            errors={"permissions": [f"Not held: {p}" for p in beyond]},
-        )
-    if rank > actor_rank(actor=actor, tenant=tenant):
-        raise PermissionDeniedError("A role cannot rank above your own.", code="rank_too_low")
+    role_check_grantable(actor=actor, tenant=tenant, permissions=permissions, rank=rank)
     return sorted(set(permissions))
 
 
@@ -453,10 +464,20 @@ def role_update(*, role: Role, actor: Any, data: dict[str, Any]) -> Role:
 
 @transaction.atomic
 def role_delete(*, role: Role, actor: Any) -> None:
+    """Delete a custom role that no member holds and no live invite names."""
     if role.is_system:
         raise PermissionDeniedError("System roles cannot be deleted.", code="system_role")
+    # The tenant's row first: invite_create locks it too, so no invite to this role can appear
+    # between the check and the delete.
+    Tenant.objects.select_for_update().filter(pk=str(role.tenant_id)).values("pk").first()
     if Membership.objects.filter(tenant_id=str(role.tenant_id), role=role).exists():
         raise Conflict("Members still hold this role; give them another role first.", code="role_in_use")
+    if Invite.objects.filter(
+        tenant_id=str(role.tenant_id), role=role, status=InviteStatus.PENDING, expires_at__gt=timezone.now()
+    ).exists():
+        raise Conflict(
+            "A pending invite names this role; revoke it (or let it expire) first.", code="role_in_use"
+        )
     audit_record(
         action="role.deleted",
         tenant=role.tenant_id,
@@ -465,7 +486,12 @@ def role_delete(*, role: Role, actor: Any) -> None:
         details={"permissions": role.permissions, "rank": role.rank},
         actor=actor,
     )
-    role.delete()
+    try:
+        role.delete()
+    except ProtectedError as exc:  # a member given the role since the check above
+        raise Conflict(
+            "Members still hold this role; give them another role first.", code="role_in_use"
+        ) from exc
 
 
 def system_role(slug: str) -> Role:

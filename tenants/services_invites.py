@@ -26,7 +26,7 @@ from audit.services import audit_record
 from core.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PermissionDeniedError
 from core.tenancy import platform_bypass, tenant_context
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
-from tenants.services import actor_rank, membership_create
+from tenants.services import membership_create, role_check_grantable
 
 DEFAULT_INVITE_DAYS = 7
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -59,11 +59,11 @@ def invite_effective_status(invite: Invite) -> str:
 # --- Create and revoke ------------------------------------------------------------------------
 
 
-def _invite_email(invite: Invite, token: str, tenant: Tenant, inviter: Any) -> tuple[str, str]:
+def _invite_email(invite: Invite, role: Role, token: str, tenant: Tenant, inviter: Any) -> tuple[str, str]:
     context = {
         "tenant_name": tenant.name,
         "inviter": getattr(inviter, "full_name", "") or getattr(inviter, "email", ""),
-        "role_name": invite.role.name,
+        "role_name": role.name,
         "team_name": invite.team.name if invite.team else "",
         "accept_url": invite_accept_url(token),
         "expires_at": invite.expires_at,
@@ -96,10 +96,7 @@ def invite_create(
             raise InvalidInput(
                 "Unknown team.", code="validation_error", errors={"team_id": ["No such team."]}
             )
-        if role.rank > actor_rank(actor=actor, tenant=tenant):
-            raise PermissionDeniedError(
-                "You cannot invite to a role ranked above your own.", code="rank_too_low"
-            )
+        role_check_grantable(actor=actor, tenant=tenant, permissions=role.permissions, rank=role.rank)
         if Membership.objects.filter(tenant=tenant, user__email=email).exists():
             raise Conflict("This person is already a member.", code="already_member")
         now = timezone.now()
@@ -154,7 +151,7 @@ def invite_create(
             details={"email": email, "role": role.slug, "team_id": team.pk if team else None},
             actor=actor,
         )
-    subject, body = _invite_email(invite, token, tenant, actor)
+    subject, body = _invite_email(invite, role, token, tenant, actor)
     # The e-mail leaves only once the invite is committed: a rolled-back invite sends nothing.
     transaction.on_commit(
         lambda: send_mail(subject, body, None, [email], fail_silently=False),
@@ -268,9 +265,12 @@ def _accept(invite: Invite, *, user: Any, password: str | None, full_name: str) 
         max_members = (tenant.resource_limits or {}).get("max_members")
         if max_members is not None and Membership.objects.filter(tenant=tenant).count() >= max_members:
             raise LimitExceeded(f"This tenant allows {max_members} members.", code="limit_exceeded")
-        membership = membership_create(
-            tenant=tenant, user=member, role=invite.role, actor=member, team=invite.team
-        )
+        role = invite.role
+        if role is None:  # role_delete refuses while an invite is pending; belt and braces
+            raise Conflict(
+                "This invite's role no longer exists; ask for a new invite.", code="invite_role_gone"
+            )
+        membership = membership_create(tenant=tenant, user=member, role=role, actor=member, team=invite.team)
         membership.invited_by_id = invite.invited_by_id
         membership.save(update_fields=["invited_by", "updated_at"])
         invite.status = InviteStatus.ACCEPTED
@@ -284,7 +284,7 @@ def _accept(invite: Invite, *, user: Any, password: str | None, full_name: str) 
             target_label=invite.email,
             details={
                 "email": invite.email,
-                "role": invite.role.slug,
+                "role": role.slug,
                 "user_id": member.pk,
                 "membership_id": membership.pk,
                 "created_user": created,

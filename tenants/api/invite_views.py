@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -54,8 +54,16 @@ class InviteOutput(serializers.ModelSerializer[Invite]):
     def get_status(self, obj: Invite) -> str:
         return getattr(obj, "effective_status", None) or invites.invite_effective_status(obj)
 
-    def get_role(self, obj: Invite) -> dict[str, Any]:
-        return {"id": str(obj.role.pk), "slug": obj.role.slug, "name": obj.role.name}
+    @extend_schema_field(
+        inline_serializer(
+            "InviteRoleOutput",
+            {"id": serializers.UUIDField(), "slug": serializers.CharField(), "name": serializers.CharField()},
+            allow_null=True,
+            help_text="Null once a closed (accepted, revoked, expired) invite's custom role is deleted.",
+        )
+    )
+    def get_role(self, obj: Invite) -> dict[str, Any] | None:
+        return {"id": str(obj.role.pk), "slug": obj.role.slug, "name": obj.role.name} if obj.role else None
 
     def get_team(self, obj: Invite) -> dict[str, Any] | None:
         return {"id": str(obj.team.pk), "slug": obj.team.slug, "name": obj.team.name} if obj.team else None
