@@ -246,3 +246,47 @@ def test_middleware__no_query__passes_without_reading_get():
     request.META["QUERY_STRING"] = ""
 
     assert hygiene.InputHygieneMiddleware(lambda r: "passed")(request) == "passed"  # type: ignore[arg-type, return-value]
+
+
+# --- Paging parameters -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page_size=1&page_size=2",
+        "page=1&page=2",
+        "page_size=abc",
+        "page_size=0",
+        "page_size=-1",
+        "page_size=1.5",
+    ],
+)
+def test_pagination__repeated_or_malformed_paging_parameter__400_naming_it(member_client, query):
+    client, tenant = member_client
+
+    response = client.get(f"/api/v1/tenants/{tenant.pk}/members/?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [query.split("=")[0]]
+
+
+@pytest.mark.django_db
+def test_pagination__page_size_past_the_maximum__capped(member_client):
+    client, tenant = member_client
+
+    response = client.get(f"/api/v1/tenants/{tenant.pk}/members/?page_size={'9' * 5000}")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.django_db
+def test_pagination__repeated_cursor__400(member_client):
+    client, tenant = member_client
+
+    response = client.get(f"/api/v1/tenants/{tenant.pk}/credits/transactions?cursor=a&cursor=b")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["cursor"]
