@@ -183,8 +183,11 @@ QM_INVITE_DAYS = env.int("QM_INVITE_DAYS", default=7)
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
-# Lockout (django-axes): N failures in the window lock the account until the cool-off passes
-# or staff unlock it. Counted per account (username), so a botnet cannot spread attempts.
+# Lockout (docs/security.md, "Failed logins"). django-axes locks an account for one client
+# address: N failures from that address lock that address out of that account until the
+# cool-off passes or staff unlock it; the owner, elsewhere, still logs in. Across all addresses
+# (a botnet), accounts.services.lockout adds a per-account backoff that a known device or a
+# second factor passes. Every failure is kept in axes' failure log for that count.
 AXES_FAILURE_LIMIT = env.int("QM_LOCKOUT_THRESHOLD", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("QM_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -276,6 +279,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Keyed on core.context.client_ip, never on a header the client writes (core/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
         "core.throttling.AnonRateThrottle",
         "core.throttling.UserRateThrottle",
@@ -297,13 +301,13 @@ REST_FRAMEWORK = {
 }
 if TESTING:
     REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = []
+# Request bodies: at most this many bytes (a full usage batch is well under) and levels of JSON.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8 * 1024 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=14)),
-# Request bodies: at most this many bytes (a full usage batch is well under) and levels of JSON.
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8 * 1024 * 1024)
-API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
