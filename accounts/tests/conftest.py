@@ -5,15 +5,15 @@ from typing import Any
 
 import pytest
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
+from accounts.models import EncryptedTOTPDevice
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 
 
 def totp_code(user: Any, *, steps_ahead: int = 0, confirmed: bool | None = None) -> str:
     """The code the user's authenticator shows now (or `steps_ahead` periods later)."""
-    qs = TOTPDevice.objects.filter(user=user)
+    qs = EncryptedTOTPDevice.objects.filter(user=user)
     if confirmed is not None:
         qs = qs.filter(confirmed=confirmed)
     device = qs.get()
