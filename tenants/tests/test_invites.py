@@ -554,3 +554,45 @@ def test_invite_accept__suspended_tenant__403_tenant_suspended(api_client, tenan
     assert response.status_code == 403
     assert response.json()["code"] == "tenant_suspended"
     assert not User.objects.filter(email="late@example.com").exists()
+
+
+# --- Issue 10, finding 4: inviting to a role checks its permissions, not only its rank -----------
+
+
+def _sec_role(tenant: Any) -> Any:
+    """The attack's role: rank 30 like an admin's, holding tenant:admin (which admins lack)."""
+    return RoleFactory.create(
+        tenant=tenant, slug="sec", name="Security", permissions=["tenant:admin"], rank=30
+    )
+
+
+@pytest.mark.django_db
+def test_invite_create__role_with_a_permission_the_admin_lacks__403_permission_not_held_nothing_written(
+    as_user, tenant, admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    role = _sec_role(tenant)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = as_user(admin).post(
+            _url(tenant), {"email": "sidekick@example.com", "role_id": str(role.pk)}
+        )
+
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "permission_not_held"
+    assert response.json()["errors"] == {"permissions": ["Not held: tenant:admin"]}
+    with platform_bypass(reason="test", log=False):
+        assert not Invite.objects.filter(tenant=tenant).exists()
+    assert audit_entries("invite.created") == []
+    assert callbacks == []
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_invite_create__owner_invites_to_the_same_role__201(as_user, tenant, owner):
+    role = _sec_role(tenant)
+
+    response = as_user(owner).post(_url(tenant), {"email": "sidekick@example.com", "role_id": str(role.pk)})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["role"] == {"id": str(role.pk), "slug": "sec", "name": "Security"}
+    assert _invite(email="sidekick@example.com").role_id == role.pk

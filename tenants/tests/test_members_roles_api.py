@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from accounts.models import Role
 from core.tenancy import platform_bypass
 from tenants.models import Membership
 from tenants.tests.factories import (
+    InviteFactory,
     MembershipFactory,
     RoleFactory,
     TeamFactory,
@@ -443,3 +448,157 @@ def test_membership_for__settings_then_membership__instances_as_the_orm_builds_t
     assert owner_tenant.resource_limits == tenant.resource_limits  # JSON decoded by the field
     assert isinstance(owner_tenant.model_defaults, dict)
     assert membership_for(user=admin, tenant=TenantFactory()) is None
+
+
+# --- Issue 10, finding 4: assigning a role checks its permissions, not only its rank -------------
+
+
+def _sec_role(owner_client: Any, tenant: Any) -> str:
+    """The attack's role: made by an owner, rank 30 like an admin's, holding tenant:admin."""
+    response = owner_client.post(
+        _url(tenant, "roles/"),
+        {"name": "Security", "slug": "sec", "permissions": ["tenant:admin"], "rank": 30},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
+
+
+@pytest.mark.django_db
+def test_member_update__admin_assigns_itself_a_role_with_a_permission_it_lacks__403_permission_not_held(
+    as_user, tenant, owner, admin
+):
+    sec = _sec_role(as_user(owner), tenant)
+    own = _membership(tenant, admin)
+    client = as_user(admin)
+
+    response = client.patch(_url(tenant, f"members/{own.pk}/"), {"role_id": sec}, format="json")
+    escalation = client.patch(_url(tenant, ""), {"require_2fa": True}, format="json")
+
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "permission_not_held"
+    assert response.json()["errors"] == {"permissions": ["Not held: tenant:admin"]}
+    assert _membership(tenant, admin).role.slug == "admin"
+    assert audit_entries("member.role_changed") == []
+    # Still an admin: what the role would have opened stays shut.
+    assert (escalation.status_code, escalation.json()["code"]) == (403, "missing_permission")
+    with platform_bypass(reason="test", log=False):
+        tenant.refresh_from_db()
+    assert tenant.require_2fa is False
+
+
+@pytest.mark.django_db
+def test_member_update__admin_assigns_a_role_with_a_permission_it_lacks_to_a_member__403_nothing_changed(
+    as_user, tenant, owner, admin
+):
+    sec = _sec_role(as_user(owner), tenant)
+    target = _membership(tenant, member(tenant, "member"))
+
+    response = as_user(admin).patch(_url(tenant, f"members/{target.pk}/"), {"role_id": sec}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (403, "permission_not_held")
+    assert _membership(tenant, target.user).role.slug == "member"
+    assert audit_entries("member.role_changed") == []
+
+
+@pytest.mark.django_db
+def test_member_update__owner_assigns_the_same_role__200_and_audited(as_user, tenant, owner, admin):
+    sec = _sec_role(as_user(owner), tenant)
+    target = _membership(tenant, admin)
+
+    response = as_user(owner).patch(_url(tenant, f"members/{target.pk}/"), {"role_id": sec}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["role"]["slug"] == "sec"
+    assert _membership(tenant, admin).role.slug == "sec"
+    (entry,) = audit_entries("member.role_changed")
+    assert entry.details["changes"]["role"] == {"old": "admin", "new": "sec"}
+
+
+# --- Issue 10, finding 9: a role named by an invite can be deleted once no pending invite names it --
+
+
+def _invites_url(tenant: Any, path: str = "") -> str:
+    return _url(tenant, f"invites/{path}")
+
+
+def _role_exists(role_id: Any) -> bool:
+    with platform_bypass(reason="test", log=False):
+        return Role.objects.filter(pk=role_id).exists()
+
+
+@pytest.mark.django_db
+def test_role_delete__named_by_a_pending_invite__409_role_in_use_then_revoked__204_and_invite_role_null(
+    as_user, tenant, owner
+):
+    role = RoleFactory.create(tenant=tenant)
+    invite = InviteFactory.create(tenant=tenant, role=role, invited_by=owner)
+    client = as_user(owner)
+
+    pending = client.delete(_url(tenant, f"roles/{role.pk}/"))
+    assert pending.status_code == 409, pending.content
+    assert pending.json()["code"] == "role_in_use"
+    assert _role_exists(role.pk)
+    assert audit_entries("role.deleted") == []
+
+    revoked = client.post(_invites_url(tenant, f"{invite.pk}/revoke"))
+    assert revoked.status_code == 200, revoked.content
+    freed = client.delete(_url(tenant, f"roles/{role.pk}/"))
+    listing = client.get(_invites_url(tenant))
+
+    assert freed.status_code == 204, freed.content
+    assert not _role_exists(role.pk)
+    assert [e.target_id for e in audit_entries("role.deleted")] == [str(role.pk)]
+    assert listing.status_code == 200, listing.content
+    (row,) = listing.json()["results"]
+    assert (row["id"], row["status"], row["role"]) == (str(invite.pk), "revoked", None)
+
+
+@pytest.mark.django_db
+def test_role_delete__named_by_an_accepted_invite__deletable_once_no_member_holds_it(
+    as_user, api_client, tenant, owner
+):
+    role = RoleFactory.create(tenant=tenant)
+    invite = InviteFactory.create(
+        tenant=tenant,
+        role=role,
+        invited_by=owner,
+        email="joiner@example.com",
+        token_hash=hashlib.sha256(b"finding-9-token").hexdigest(),
+    )
+    accepted = api_client.post(
+        "/api/v1/invites/accept", {"token": "finding-9-token", "password": "a-long-and-unusual-passphrase-77"}
+    )
+    assert accepted.status_code == 200, accepted.content
+    client = as_user(owner)
+
+    held = client.delete(_url(tenant, f"roles/{role.pk}/"))
+    assert (held.status_code, held.json()["code"]) == (409, "role_in_use")
+    assert _role_exists(role.pk)
+
+    membership_id = accepted.json()["membership_id"]
+    moved = client.patch(
+        _url(tenant, f"members/{membership_id}/"), {"role_id": str(system_role("viewer").pk)}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    freed = client.delete(_url(tenant, f"roles/{role.pk}/"))
+    listing = client.get(_invites_url(tenant))
+
+    assert freed.status_code == 204, freed.content
+    assert not _role_exists(role.pk)
+    assert listing.status_code == 200, listing.content
+    (row,) = listing.json()["results"]
+    assert (row["id"], row["status"], row["role"]) == (str(invite.pk), "accepted", None)
+
+
+@pytest.mark.django_db
+def test_role_delete__named_only_by_an_expired_pending_invite__204(as_user, tenant, owner):
+    role = RoleFactory.create(tenant=tenant)
+    InviteFactory.create(
+        tenant=tenant, role=role, invited_by=owner, expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    response = as_user(owner).delete(_url(tenant, f"roles/{role.pk}/"))
+
+    assert response.status_code == 204, response.content
+    assert not _role_exists(role.pk)
