@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -224,3 +225,59 @@ def test_batch__unlimited_account__bypass_entries_balance_untouched(
     assert [r["body"]["kind"] for r in body["results"]] == ["bypass", "bypass"]
     assert [r["body"]["metadata"]["shadow_amount"] for r in body["results"]] == ["-5.000000", "-5.000000"]
     assert balance(tenant) == Decimal(1)
+
+
+# --- Issue 10, finding 7: one event with a NUL or a lone surrogate gets its own 400 --------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        pytest.param({"model": TEST_MODEL + "\x00"}, "model", id="model-nul"),
+        pytest.param({"model": "\ud800"}, "model", id="model-surrogate"),
+        pytest.param({"description": "a\x00b"}, "description", id="description-nul"),
+        pytest.param({"description": "\udc00"}, "description", id="description-surrogate"),
+        pytest.param({"metadata": {"k\x00": 1}}, "metadata", id="metadata-key-nul"),
+        pytest.param({"metadata": {"\ud800": 1}}, "metadata", id="metadata-key-surrogate"),
+        pytest.param({"metadata": {"k": "\x00"}}, "metadata.k", id="metadata-value-nul"),
+        pytest.param({"metadata": {"k": "\ud800"}}, "metadata.k", id="metadata-value-surrogate"),
+    ],
+)
+def test_batch__middle_event_with_nul_or_lone_surrogate__its_own_400_the_others_charged(
+    tenant, owner, price, as_user, fields, field
+):
+    fund(tenant, 10)
+    # Raw JSON, so that the escape (\u0000, \ud800) is what reaches the server.
+    raw = json.dumps({"events": [event("a"), event("b", **fields), event("c")]})
+
+    response = as_user(owner).post(url(tenant, "usage/batch"), raw, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == [201, 400, 201]
+    assert [r["idempotency_key"] for r in body["results"]] == ["a", "b", "c"]
+    refused = body["results"][1]["body"]
+    assert refused["code"] == "invalid_characters"
+    assert list(refused["errors"]) == [field]
+    assert body["summary"] == {"charged": 2, "replayed": 0, "refused": 1}
+    assert [e.idempotency_key for e in entries(tenant, kind="usage")] == ["a", "c"]
+    assert balance(tenant) == Decimal(8)
+    assert {r.key for r in records(tenant)} == {"a", "c"}
+
+
+@pytest.mark.django_db
+def test_batch__middle_event_key_is_a_lone_surrogate__its_own_400_key_echoed_replaced(
+    tenant, owner, price, as_user
+):
+    fund(tenant, 10)
+    raw = json.dumps({"events": [event("a"), event("\ud800"), event("c")]})
+
+    response = as_user(owner).post(url(tenant, "usage/batch"), raw, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == [201, 400, 201]
+    assert body["results"][1]["idempotency_key"] == "\ufffd"
+    assert list(body["results"][1]["body"]["errors"]) == ["Idempotency-Key"]
+    assert [e.idempotency_key for e in entries(tenant, kind="usage")] == ["a", "c"]

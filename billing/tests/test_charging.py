@@ -579,3 +579,77 @@ def test_usage_prefix__same_bytes_as_the_generic_entry_body(fields):
     generic["reservation_id"] = generic["refund_of"] = None
 
     assert usage_prefix(**values) == split_body(entry_fields(**generic))[0]
+
+
+# --- Issue 10, findings 6 and 7: a missing model, NUL and lone surrogates answer 400, never 500 ---
+
+
+@pytest.mark.django_db
+def test_usage_api__no_model__400_naming_model_nothing_charged(tenant, owner, price, as_user):
+    fund(tenant, 10)
+    before = (balance(tenant), len(entries(tenant)), len(records(tenant)))
+
+    response = as_user(owner).post(
+        url(tenant, "usage"),
+        {"input_tokens": ONE_CREDIT_TOKENS, "output_tokens": 0},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="no-model",
+    )
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert set(body) == {"type", "code", "detail", "errors"}
+    assert body["code"] == "validation_error"
+    assert body["errors"] == {"model": ["This field is required."]}
+    assert (balance(tenant), len(entries(tenant)), len(records(tenant))) == before
+
+
+# `json.dumps` writes "\u0000" and "\ud800" as escapes, so the raw body carries them to the server.
+BAD_TEXT = [
+    pytest.param({"model": TEST_MODEL + "\x00"}, "model", id="model-nul"),
+    pytest.param({"model": "\ud800"}, "model", id="model-surrogate"),
+    pytest.param({"description": "a\x00b"}, "description", id="description-nul"),
+    pytest.param({"description": "lone \udfff"}, "description", id="description-surrogate"),
+    pytest.param({"metadata": {"run\x00": 1}}, "metadata", id="metadata-key-nul"),
+    pytest.param({"metadata": {"\ud800": 1}}, "metadata", id="metadata-key-surrogate"),
+    pytest.param({"metadata": {"run": "7\x00"}}, "metadata.run", id="metadata-value-nul"),
+    pytest.param({"metadata": {"run": "\udbff"}}, "metadata.run", id="metadata-value-surrogate"),
+    pytest.param({"metadata": {"runs": [{"id": "\x00"}]}}, "metadata.runs.0.id", id="metadata-nested-nul"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fields", "field"), BAD_TEXT)
+def test_usage_api__nul_or_lone_surrogate__400_invalid_characters_naming_the_field_nothing_charged(
+    tenant, owner, price, as_user, fields, field
+):
+    fund(tenant, 10)
+    before = (balance(tenant), len(entries(tenant)), len(records(tenant)))
+    raw = json.dumps({**USAGE, **fields})
+    assert "\\u0000" in raw or "\\ud" in raw  # the escape itself is what the server receives
+
+    response = as_user(owner).post(
+        url(tenant, "usage"), raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY="bad-text"
+    )
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid_characters"
+    assert list(body["errors"]) == [field]
+    assert (balance(tenant), len(entries(tenant)), len(records(tenant))) == before
+
+
+@pytest.mark.django_db
+def test_usage_api__same_text_without_the_bad_character__201(tenant, owner, price, as_user):
+    """The control for the test above: the same body, minus the NUL, is charged (an emoji, a
+    surrogate pair in JSON, is not a lone surrogate)."""
+    fund(tenant, 10)
+    raw = json.dumps({**USAGE, "description": "ab \U0001f600", "metadata": {"run": "7"}})
+
+    response = as_user(owner).post(
+        url(tenant, "usage"), raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY="good-text"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["description"] == "ab \U0001f600"
+    assert balance(tenant) == Decimal(9)
