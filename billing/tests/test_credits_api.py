@@ -23,6 +23,7 @@ from billing.tests.factories import (
     entries,
     fund,
     make_subscription,
+    records,
     url,
 )
 from core.tenancy import platform_bypass
@@ -555,3 +556,164 @@ def test_agent_slot_check__plan_slots_plus_bought__then_422_agent_slots_exhauste
             services.agent_slot_check(tenant=tenant, allocated=5)
 
     assert (raised.value.status_code, raised.value.code) == (422, "agent_slots_exhausted")
+
+
+# --- Issue 10, finding 10: a balance past what the columns hold is a 422, never a 500 -------------
+
+
+@pytest.mark.django_db
+def test_transactions_post__grant_overflowing_the_balance__422_credit_limit_exceeded_nothing_written(
+    tenant, platform_admin, as_user
+):
+    fund(tenant, 50)
+    before = (
+        balance(tenant),
+        len(entries(tenant)),
+        len(records(tenant)),
+        len(audit(tenant, "credits.grant")),
+    )
+
+    response = as_user(platform_admin).post(
+        url(tenant, "credits/transactions"),
+        {"kind": "grant", "amount": "99999999999999", "reason": "x"},
+        HTTP_IDEMPOTENCY_KEY="huge-grant",
+    )
+
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert set(body) == {"type", "code", "detail", "errors"}
+    assert body["code"] == "credit_limit_exceeded"
+    assert balance(tenant) == Decimal(50)
+    assert (
+        balance(tenant),
+        len(entries(tenant)),
+        len(records(tenant)),
+        len(audit(tenant, "credits.grant")),
+    ) == before
+
+
+@pytest.mark.django_db
+def test_transactions_post__grant_up_to_just_below_the_limit__201(tenant, platform_admin, as_user):
+    """The control: the same amount on an empty account fits (the bound is on the result)."""
+    response = as_user(platform_admin).post(
+        url(tenant, "credits/transactions"), {"kind": "grant", "amount": "99999999999999", "reason": "x"}
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["balance_after"] == "99999999999999.000000"
+
+
+# --- Issue 10, finding 11: decimals are digits, one point, a sign; nothing else ------------------
+
+NOT_DECIMALS = ["1_000", "1e3", " 5", "5 ", "NaN", "Infinity", "0x10"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", NOT_DECIMALS)
+def test_transactions_post__amount_not_in_the_decimal_grammar__400_on_amount_nothing_written(
+    tenant, platform_admin, as_user, amount
+):
+    fund(tenant, 10)
+    before = (balance(tenant), len(entries(tenant)), len(audit(tenant, "credits.grant")))
+
+    response = as_user(platform_admin).post(
+        url(tenant, "credits/transactions"), {"kind": "grant", "amount": amount, "reason": "x"}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    assert list(response.json()["errors"]) == ["amount"]
+    assert (balance(tenant), len(entries(tenant)), len(audit(tenant, "credits.grant"))) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("amount", "after"), [("1000", "1010.000000"), ("10.5", "20.500000"), (10, "20.000000")]
+)
+def test_transactions_post__amount_in_the_decimal_grammar__201(
+    tenant, platform_admin, as_user, amount, after
+):
+    fund(tenant, 10)
+
+    response = as_user(platform_admin).post(
+        url(tenant, "credits/transactions"), {"kind": "grant", "amount": amount, "reason": "x"}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["balance_after"] == after
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("threshold", NOT_DECIMALS)
+def test_thresholds_api__threshold_not_in_the_decimal_grammar__400_on_threshold_nothing_written(
+    tenant, owner, as_user, threshold
+):
+    client = as_user(owner)
+
+    response = client.post(url(tenant, "credits/thresholds"), {"threshold": threshold}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    assert list(response.json()["errors"]) == ["threshold"]
+    assert client.get(url(tenant, "credits/thresholds")).json() == []
+    assert audit(tenant, "credits.threshold_created") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("threshold", "stored"), [("1000", "1000.000000"), ("10.5", "10.500000"), (10, "10.000000")]
+)
+def test_thresholds_api__threshold_in_the_decimal_grammar__201(tenant, owner, as_user, threshold, stored):
+    response = as_user(owner).post(url(tenant, "credits/thresholds"), {"threshold": threshold}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["threshold"] == stored
+
+
+# --- Issue 10, finding 12: periods outside 2000-01-01..2999-12-31 are a 400 saying so ------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("credits/statement.csv?month=9999-12", "month"),
+        ("credits/statement.csv?month=1999-12", "month"),
+        ("credits/statement.csv?start=9999-12-31", "start"),
+        ("credits/statement.csv?start=2026-01-01&end=9999-12-31", "end"),
+        ("credits/spend?start=9999-12-31", "start"),
+        ("credits/spend?end=9999-12-31", "end"),
+        ("credits/spend?start=1999-12-31", "start"),
+        ("credits/spend?month=9999-12", "month"),
+        ("credits/spend?month=1999-12", "month"),
+    ],
+)
+def test_period__outside_the_accepted_range__400_stating_the_range(tenant, owner, as_user, path, field):
+    response = as_user(owner).get(url(tenant, path))
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["errors"] == {field: ["Between 2000-01-01 and 2999-12-31."]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "credits/statement.csv?month=2999-12",
+        "credits/statement.csv?month=2000-01",
+        "credits/spend?start=2000-01-01&end=2999-12-31",
+    ],
+)
+def test_period__at_the_edges_of_the_range__200(tenant, owner, as_user, path):
+    fund(tenant, 10)
+
+    response = as_user(owner).get(url(tenant, path))
+
+    assert response.status_code == 200
+    if "statement" in path:
+        rows = read_csv(response)
+        assert [r[0] for r in rows[1:]] == ["opening_balance", "closing_balance"]
+    else:
+        assert response.json()["results"] == []

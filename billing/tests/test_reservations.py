@@ -374,3 +374,70 @@ def test_beat_schedule__billing_tasks_are_scheduled_and_registered(settings):
     }
     assert set(scheduled.values()) <= set(app.tasks)
     assert settings.CELERY_BEAT_SCHEDULE["billing-expire-reservations"]["schedule"] == 60.0
+
+
+# --- Issue 10, finding 10: holds past what the account's columns hold are a 422, never a 500 ------
+
+
+@pytest.mark.django_db
+def test_reservations_api__unlimited_account_second_huge_hold__422_credit_limit_exceeded_held_unchanged(
+    tenant, owner, price, platform_admin, as_user
+):
+    made_unlimited = as_user(platform_admin).patch(url(tenant, "credits"), {"unlimited": True}, format="json")
+    assert made_unlimited.status_code == 200, made_unlimited.content
+    client = as_user(owner)
+
+    first = client.post(
+        url(tenant, "usage/reservations"), {"amount": "99999999999999"}, HTTP_IDEMPOTENCY_KEY="huge-1"
+    )
+    held = account(tenant).held
+    second = client.post(
+        url(tenant, "usage/reservations"), {"amount": "99999999999999"}, HTTP_IDEMPOTENCY_KEY="huge-2"
+    )
+
+    assert first.status_code == 201, first.content
+    assert held == Decimal("99999999999999")
+    assert second.status_code == 422, second.content
+    assert set(second.json()) == {"type", "code", "detail", "errors"}
+    assert second.json()["code"] == "credit_limit_exceeded"
+    assert account(tenant).held == held
+    assert [r.idempotency_key for r in reservations(tenant)] == ["huge-1"]
+    assert {r.key for r in records(tenant)} == {"huge-1"}
+
+
+# --- Issue 10, finding 11: a hold's amount is digits, one point, a sign; nothing else ------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", ["1_000", "1e3", " 5", "5 ", "NaN", "Infinity"])
+def test_reservations_api__amount_not_in_the_decimal_grammar__400_on_amount_nothing_held(
+    tenant, owner, price, as_user, amount
+):
+    fund(tenant, 5000)
+
+    response = as_user(owner).post(
+        url(tenant, "usage/reservations"), {"amount": amount}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    assert list(response.json()["errors"]) == ["amount"]
+    assert reservations(tenant) == []
+    assert records(tenant) == []
+    assert account(tenant).held == Decimal(0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("amount", "held"), [("1000", "1000.000000"), ("10.5", "10.500000"), (10, "10.000000")]
+)
+def test_reservations_api__amount_in_the_decimal_grammar__201(tenant, owner, price, as_user, amount, held):
+    fund(tenant, 5000)
+
+    response = as_user(owner).post(
+        url(tenant, "usage/reservations"), {"amount": amount}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["amount"] == held
+    assert account(tenant).held == Decimal(held)
