@@ -453,3 +453,60 @@ def test_flag_team_member_target__by_user_id__on(tenant):
 
     assert is_enabled("direct", user=user, tenant=tenant)
     assert not is_enabled("direct", user=member(tenant), tenant=tenant)
+
+
+# --- Issue 10, finding 11: a rollout percentage is digits, one point, a sign; nothing else -------
+
+# Each would be a valid percentage (0-100, two decimals) if Python's Decimal() read it: 10, 10, 5.
+NOT_DECIMALS = ["1_0", "1e1", " 5", "5 ", "NaN", "Infinity"]
+
+
+def _flags(tenant: Any) -> list[FeatureFlag]:
+    with platform_bypass(reason="test", log=False):
+        return list(FeatureFlag.objects.filter(tenant=tenant))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("percentage", NOT_DECIMALS)
+def test_flag_create__rollout_percentage_not_in_the_decimal_grammar__400_on_it_nothing_written(
+    as_user, tenant, admin, percentage
+):
+    response = as_user(admin).post(
+        url(tenant), {"key": "grammar", "rollout_percentage": percentage}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    assert list(response.json()["errors"]) == ["rollout_percentage"]
+    assert _flags(tenant) == []
+    assert audit_entries("flag.created") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("percentage", NOT_DECIMALS)
+def test_flag_update__rollout_percentage_not_in_the_decimal_grammar__400_flag_unchanged(
+    as_user, tenant, admin, percentage
+):
+    flag = FeatureFlagFactory.create(tenant=tenant, key="f", rollout_percentage=Decimal("30"))
+
+    response = as_user(admin).patch(
+        url(tenant, f"{flag.pk}/"), {"rollout_percentage": percentage}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["rollout_percentage"]
+    assert [f.rollout_percentage for f in _flags(tenant)] == [Decimal("30")]
+    assert audit_entries("flag.updated") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("percentage", "stored"), [("10", "10.00"), ("10.5", "10.50"), (10, "10.00")])
+def test_flag_create__rollout_percentage_in_the_decimal_grammar__201(
+    as_user, tenant, admin, percentage, stored
+):
+    response = as_user(admin).post(
+        url(tenant), {"key": "grammar", "rollout_percentage": percentage}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["rollout_percentage"] == stored
