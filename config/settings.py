@@ -278,7 +278,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.QuartermasterAutoSchema",
     # Keyed on core.context.client_ip, never on a header the client writes (core/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
         "core.throttling.AnonRateThrottle",
@@ -328,6 +328,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error body's family (core.schema.ErrorSerializer): a name of its own, not TypeEnum.
+    "ENUM_NAME_OVERRIDES": {"ErrorTypeEnum": "core.schema.ERROR_TYPE_CHOICES"},
 }
 
 # --- Admin (django-unfold)
