@@ -101,7 +101,8 @@ class SettingOutput(serializers.Serializer):
     def get_version(self, obj: sel.SettingView) -> int:
         return obj.own.version if obj.own is not None else 0
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    # Null for a setting never set at this level (version 0).
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_updated_at(self, obj: sel.SettingView) -> Any:
         return obj.own.updated_at if obj.own is not None else None
 

@@ -143,11 +143,18 @@ class TenantReactivateApi(TenantScopedApi):
 
 
 class TeamOutput(serializers.ModelSerializer[Team]):
-    member_count = serializers.IntegerField(read_only=True, required=False)
+    # Every answer carries the count, so a team has one shape whether listed, read, created or
+    # updated. Reads annotate it (selectors.team_list: no query per row); a team straight from
+    # a write (create, update) is counted here, one query for that one team.
+    member_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Team
         fields = ["id", "name", "slug", "description", "member_count", "created_at", "updated_at"]
+
+    def get_member_count(self, team: Team) -> int:
+        count = getattr(team, "member_count", None)
+        return int(count) if count is not None else team.memberships.count()
 
 
 class TeamInput(serializers.Serializer):
