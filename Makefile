@@ -66,3 +66,11 @@ clean-data:
 .PHONY: bench-billing
 bench-billing: $(STAMP)
 	$(WITH_DB) $(PY) -m bench.billing_bench $(BENCH_ARGS)
+
+# The schemathesis run of `make test` (core/tests/test_schemathesis.py), longer: QM_FUZZ_EXAMPLES
+# examples per operation plus schemathesis' coverage phase, with a random seed (printed on a
+# failure) unless QM_FUZZ_SEED pins one. Not part of `make test`.
+QM_FUZZ_EXAMPLES ?= 200
+.PHONY: fuzz
+fuzz: $(STAMP)
+	QM_FUZZ_EXAMPLES=$(QM_FUZZ_EXAMPLES) $(WITH_DB) $(PY) -m pytest core/tests/test_schemathesis.py $(PYTEST_ARGS)
