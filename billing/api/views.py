@@ -666,11 +666,11 @@ class UsageBatchApi(TenantScopedApi):
     """Charge up to 1,000 usage events in one request; each gets its own result."""
 
     permission_map = {"POST": "credits:write"}
-
-    class UsageEventInput(UsageInput):
     # Each event's text is checked on its own (billing.services.usage_event), so that one bad
     # event gets its own 400 while the others are charged.
     parser_classes = [PartwiseJSONParser]
+
+    class UsageEventInput(UsageInput):
         idempotency_key = serializers.CharField(max_length=255)
 
     class UsageBatchInput(serializers.Serializer):
