@@ -301,8 +301,10 @@ REST_FRAMEWORK = {
 }
 if TESTING:
     REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = []
-# Request bodies: at most this many bytes (a full usage batch is well under) and levels of JSON.
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8 * 1024 * 1024)
+# Request bodies: at most this many bytes and levels of JSON (core/hygiene.py). A usage batch
+# (1,000 events with their metadata) has a larger allowance of its own.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=8 * 1024 * 1024)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 SIMPLE_JWT = {

@@ -96,6 +96,14 @@ class BaseApi(APIView):
             set_request_settings(user_id=user.pk)
 
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # A body is parsed (and refused when bad) before the handler runs, whether it reads the
+        # body or not: bad input is a 400 on every route, not only on those that look at it.
+        if request.stream is not None:
+            request.data  # noqa: B018  # parsing is the point
+
+
 def _audit_denied(request: Any, response: Any, tenant_id: Any) -> None:
     """Record a refused request, after its own transaction rolled back (so the entry stays)."""
     from audit.services import audit_record

@@ -4,8 +4,9 @@
   (U+D800-U+DFFF: JSON can escape one, UTF-8 cannot encode it). Request bodies are checked by
   the API's JSON parser, paths and query strings by `InputHygieneMiddleware`, hand-parsed
   values (a usage batch's events) by `check_json` with the same rule.
-- JSON: at most `API_MAX_BODY_BYTES` bytes and `API_MAX_JSON_DEPTH` levels of nesting;
-  NaN and Infinity are not JSON.
+- JSON: at most `API_MAX_BODY_BYTES` bytes (a usage batch: `API_MAX_BATCH_BODY_BYTES`) and
+  `API_MAX_JSON_DEPTH` levels of nesting; NaN and Infinity are not JSON. The body limit also
+  bounds the CPU a request can cost: DRF's string validators walk text character by character.
 - Decimals: digits with at most one point and an optional sign (`parse_decimal`); Python's
   Decimal would also take `1_000`, `1e3`, `NaN` and surrounding spaces.
 
@@ -168,8 +169,11 @@ class JSONParser(parsers.JSONParser):
 
     check_strings = True
 
+    def max_bytes(self) -> int:
+        return int(settings.API_MAX_BODY_BYTES)
+
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        limit = settings.API_MAX_BODY_BYTES
+        limit = self.max_bytes()
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise InvalidInput(f"The body may be at most {limit} bytes.", code="too_large")
@@ -186,9 +190,13 @@ class JSONParser(parsers.JSONParser):
 
 
 class PartwiseJSONParser(JSONParser):
-    """For views that check the text of each part of the body themselves (see JSONParser)."""
+    """For views that check the text of each part of the body themselves (see JSONParser), with
+    their own checks (no per-character validators): a usage batch, up to API_MAX_BATCH_BODY_BYTES."""
 
     check_strings = False
+
+    def max_bytes(self) -> int:
+        return int(settings.API_MAX_BATCH_BODY_BYTES)
 
 
 def _no_constant(name: str) -> Any:

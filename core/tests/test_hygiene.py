@@ -290,3 +290,33 @@ def test_pagination__repeated_cursor__400(member_client):
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["cursor"]
+
+
+@pytest.mark.django_db
+def test_json_parser__bad_body_on_a_route_that_ignores_its_body__400_all_the_same():
+    user = UserFactory.create()
+    client = APIClient()
+    client.force_authenticate(user)
+
+    response = client.post("/api/v1/auth/2fa/totp", DEEP, content_type="application/json")
+
+    assert response.status_code == 400
+    assert _body(response)["code"] == "too_deeply_nested"
+
+
+@pytest.mark.django_db
+def test_json_parser__usage_batch__has_the_larger_allowance(settings, member_client):
+    settings.API_MAX_BODY_BYTES = 1000
+    settings.API_MAX_BATCH_BODY_BYTES = 100_000
+    client, tenant = member_client
+    events = [
+        {"model": "m", "input_tokens": 1, "output_tokens": 1, "idempotency_key": f"k{n}"} for n in range(30)
+    ]
+
+    batch = client.post(f"/api/v1/tenants/{tenant.pk}/usage/batch", {"events": events}, format="json")
+    single = client.post(f"/api/v1/tenants/{tenant.pk}/usage", {"model": "m" * 2000}, format="json")
+
+    assert batch.status_code == 200, batch.json()
+    assert batch.json()["summary"]["refused"] == 30  # parsed and answered event by event (no price)
+    assert single.status_code == 400
+    assert single.json()["code"] == "too_large"
