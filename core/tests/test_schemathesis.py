@@ -63,7 +63,7 @@ from tenants.tests.factories import (
     setting_value,
 )
 
-DEFAULT_EXAMPLES = 20
+DEFAULT_EXAMPLES = 15
 DEFAULT_SEED = 20240610
 FUZZING = bool(os.environ.get("QM_FUZZ_EXAMPLES"))
 EXAMPLES = int(os.environ["QM_FUZZ_EXAMPLES"]) if FUZZING else DEFAULT_EXAMPLES
