@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -169,7 +175,11 @@ class InviteAcceptApi(BaseApi):
         user_id = serializers.UUIDField()
         created_user = serializers.BooleanField()
 
-    @extend_schema(request=InviteAcceptInput, responses=InviteAcceptOutput, operation_id="invite_accept")
+    @extend_schema(
+        request=InviteAcceptInput,
+        responses={200: InviteAcceptOutput, 404: OpenApiResponse(description="No invite has this token.")},
+        operation_id="invite_accept",
+    )
     def post(self, request: Request) -> Response:
         data = self.InviteAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -295,7 +296,15 @@ class MemberOutput(serializers.ModelSerializer[Membership]):
 class MemberListApi(TenantScopedApi):
     permission_map = {"GET": "members:read"}
 
-    @extend_schema(responses=MemberOutput(many=True), operation_id="members_list")
+    @extend_schema(
+        responses=MemberOutput(many=True),
+        parameters=[
+            OpenApiParameter("role", str, OpenApiParameter.QUERY, description="A role's slug."),
+            OpenApiParameter("team", OpenApiTypes.UUID, OpenApiParameter.QUERY, description="A team's id."),
+            OpenApiParameter("q", str, OpenApiParameter.QUERY, description="Part of an e-mail or name."),
+        ],
+        operation_id="members_list",
+    )
     def get(self, request: Request, tenant_id: Any) -> Response:
         filters = {k: request.query_params.get(k) for k in ("role", "team", "q")}
         return self.paginated(selectors.member_list(tenant=self.tenant, filters=filters), MemberOutput)
