@@ -95,7 +95,6 @@ class BaseApi(APIView):
             # The user's own rows (their memberships) become visible; no tenant yet.
             set_request_settings(user_id=user.pk)
 
-
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # A body is parsed (and refused when bad) before the handler runs, whether it reads the
