@@ -18,13 +18,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from billing.api.views import _THROTTLES
 from core.api import BaseApi, TenantScopedApi
 
 
 class NoopApi(BaseApi):
     allow_api_keys = True
-    throttle_classes = _THROTTLES
 
     def post(self, request: Request) -> HttpResponse:
         return HttpResponse(b"{}", status=201, content_type="application/json")
@@ -32,7 +30,6 @@ class NoopApi(BaseApi):
 
 class TenantNoopApi(TenantScopedApi):
     permission_map = {"POST": "credits:write"}
-    throttle_classes = _THROTTLES
 
     def post(self, request: Request, tenant_id: Any) -> HttpResponse:
         return HttpResponse(b"{}", status=201, content_type="application/json")

@@ -35,7 +35,7 @@ SPOOFED_HEADERS = {
 }
 
 
-def network(proxies: int, header: str) -> dict[str, str]:
+def network(proxies: int, header: str) -> dict[str, Any]:
     """The request's META as it reaches the app: straight from the client (0 proxies), or
     through one trusted proxy that appended the client's address to X-Forwarded-For."""
     meta = dict(SPOOFED_HEADERS[header])
@@ -127,7 +127,7 @@ def test_auth_throttle__spoofed_header_after_the_limit__still_429(settings, monk
     assert int(spoofed[0]["Retry-After"]) >= 1
 
 
-def _vary(meta: dict[str, str], header: str, n: int) -> dict[str, str]:
+def _vary(meta: dict[str, Any], header: str, n: int) -> dict[str, Any]:
     """`meta` with a different spoofed address in `header`, as the attacker sent each request."""
     spoof = f"198.51.100.{n + 1}"
     varied = dict(meta)
