@@ -4,14 +4,13 @@ import django_otp.plugins.otp_totp.admin  # noqa: F401  # registers django-otp's
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
-from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts.models import EncryptedTOTPDevice, User
 from accounts.services.users import ADMIN_EDITABLE_FIELDS, user_save_from_admin
-from core.admin_bypass import PlatformStaffAdminMixin
+from core.admin_bypass import PlatformStaffAdminMixin, ReadOnlyAdmin
 
 admin.site.unregister(Group)
 # django-otp's device admin edits the key and draws the seed as a QR code; seeds are encrypted at
@@ -56,7 +55,7 @@ class UserAdmin(PlatformStaffAdminMixin, BaseUserAdmin, ModelAdmin):
 
 
 @admin.register(EncryptedTOTPDevice)
-class TOTPDeviceAdmin(PlatformStaffAdminMixin, ModelAdmin):
+class TOTPDeviceAdmin(ReadOnlyAdmin):
     """Who has an authenticator, and its state. Never the seed; no edits (enrolment and removal
     go through the audited services, by the device's owner)."""
 
@@ -79,12 +78,3 @@ class TOTPDeviceAdmin(PlatformStaffAdminMixin, ModelAdmin):
         "throttling_failure_count",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -12,17 +12,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
-from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from audit.models import AuditLogEntry, Severity
-from core.admin_bypass import PlatformStaffAdminMixin
+from core.admin_bypass import ReadOnlyAdmin
 
 SEVERITY_LABELS = {Severity.INFO: "info", Severity.WARNING: "warning", Severity.CRITICAL: "danger"}
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(PlatformStaffAdminMixin, ModelAdmin):
+class AuditLogEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "action",
@@ -36,7 +35,6 @@ class AuditLogEntryAdmin(PlatformStaffAdminMixin, ModelAdmin):
     list_filter = ["severity", "action", "actor_type", "created_at"]
     search_fields = ["action", "actor_label", "target_label", "request_id"]
     ordering = ["-created_at", "-id"]
-    actions = None
     # A large table: no second COUNT(*) over everything for "N total".
     show_full_result_count = False
     fieldsets = (
@@ -72,12 +70,3 @@ class AuditLogEntryAdmin(PlatformStaffAdminMixin, ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields] + ["details_json"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -12,27 +12,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from billing import services
 from billing.models import CreditAccount, CreditTransaction, ModelPrice, Plan, Reservation, Subscription
-from core.admin_bypass import PlatformStaffAdminMixin
-
-
-class ReadOnlyAdmin(PlatformStaffAdminMixin, ModelAdmin):
-    """Platform staff look; nobody adds, changes or deletes here."""
-
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from core.admin_bypass import PlatformStaffAdminMixin, ReadOnlyAdmin
 
 
 @admin.register(Plan)

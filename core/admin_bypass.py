@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from unfold.admin import ModelAdmin
 
 from core.tenancy import platform_bypass
 
@@ -105,3 +106,18 @@ class PlatformStaffAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_admin_platform_admin(request.user)
+
+
+class ReadOnlyAdmin(PlatformStaffAdminMixin, ModelAdmin):
+    """Platform staff look; nobody adds, changes or deletes here (ledgers, logs, secrets' rows)."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
