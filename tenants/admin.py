@@ -32,7 +32,7 @@ from unfold.widgets import (
 
 from accounts import permissions as registry
 from accounts.models import Role, User, UserManager
-from core.admin_bypass import PlatformStaffAdminMixin
+from core.admin_bypass import PlatformStaffAdminMixin, ReadOnlyAdmin
 from core.errors import DomainError
 from tenants import selectors, services, services_config, settings_registry
 from tenants.models import (
@@ -708,7 +708,7 @@ class SettingAdmin(ServiceAdmin):
 
 
 @admin.register(SettingVersion)
-class SettingVersionAdmin(PlatformStaffAdminMixin, ModelAdmin):
+class SettingVersionAdmin(ReadOnlyAdmin):
     """The setting history: insert-only in the database, read-only here, values masked."""
 
     list_display = ["key", "version", "action", "level", "environment", "changed_by_label", "created_at"]
@@ -743,15 +743,6 @@ class SettingVersionAdmin(PlatformStaffAdminMixin, ModelAdmin):
     @display(description="New value")
     def new_display(self, obj: SettingVersion) -> str:
         return _masked_json(obj.is_secret, obj.new_value, obj.new_value_encrypted)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 FLAG_ADMIN_FIELDS = [
