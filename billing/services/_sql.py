@@ -55,7 +55,8 @@ _THRESHOLDS_JSON = """(
 # Claim the idempotency key (if any) and read what a write needs: the account, the markup in
 # force (tenant override, else plan, else the default), the model's (else the reservation's
 # model's) price in force at the usage time, the reservation named (if any), and a previous
-# response under this key.
+# response under this key. One row, read as billing.services.idempotency.WriteContext: the
+# column names are its field names, in its order (a test holds them equal).
 # A claim that collides with a concurrent, uncommitted claim waits for it; if that one commits,
 # this claim returns no row and the caller re-reads the record in a new statement.
 CONTEXT = """
@@ -69,12 +70,15 @@ WITH claim AS (
 )
 SELECT a.id AS account_id, a.unlimited,
        coalesce(s.markup_multiplier_override, p.markup_multiplier, %(default_markup)s) AS markup,
-       pr.input_usd_per_mtok, pr.output_usd_per_mtok,
+       pr.input_usd_per_mtok AS input_price, pr.output_usd_per_mtok AS output_price,
        (SELECT id FROM claim) AS claim_id,
-       r.endpoint, r.fingerprint, r.status_code, r.response_body,
-       res.id AS res_id, res.account_id AS res_account_id, res.amount, res.status, res.expires_at,
-       res.model, res.agent_id, res.agent_session_id, res.description, res.idempotency_key,
-       res.created_at
+       r.endpoint AS record_endpoint, r.fingerprint AS record_fingerprint,
+       r.status_code AS record_status_code, r.response_body AS record_body,
+       res.id AS hold_id, res.account_id AS hold_account_id, res.amount AS hold_amount,
+       res.status AS hold_status, res.expires_at AS hold_expires_at, res.model AS hold_model,
+       res.agent_id AS hold_agent_id, res.agent_session_id AS hold_session_id,
+       res.description AS hold_description, res.idempotency_key AS hold_key,
+       res.created_at AS hold_created_at
   FROM (SELECT 1) AS one
   LEFT JOIN billing_creditaccount a ON a.tenant_id = %(tenant)s
   LEFT JOIN billing_subscription s ON s.tenant_id = %(tenant)s
@@ -88,8 +92,9 @@ SELECT a.id AS account_id, a.unlimited,
   LEFT JOIN billing_idempotencyrecord r ON r.tenant_id = %(tenant)s AND r.key = %(key)s AND %(key)s <> ''
 """
 
+# A key's record, as billing.services.idempotency.Stored (the batch's: the key, then that).
 RECORD = """
-SELECT endpoint, fingerprint, status_code, response_body FROM billing_idempotencyrecord
+SELECT endpoint, fingerprint, status_code, response_body AS body FROM billing_idempotencyrecord
  WHERE tenant_id = %(tenant)s AND key = %(key)s
 """
 
@@ -269,7 +274,7 @@ RETURNING key, id
 """
 
 BATCH_RECORDS = """
-SELECT key, endpoint, fingerprint, status_code, response_body FROM billing_idempotencyrecord
+SELECT key, endpoint, fingerprint, status_code, response_body AS body FROM billing_idempotencyrecord
  WHERE tenant_id = %(tenant)s AND key = ANY(%(keys)s)
 """
 

@@ -27,13 +27,12 @@ from psycopg.types.json import Jsonb
 
 from billing.errors import InsufficientCredits, invalid
 from billing.models import DEFAULT_MARKUP, TransactionKind
-from billing.services import _sql
+from billing.services import _sql, idempotency
 from billing.services.common import (
     MAX_DESCRIPTION_CHARS,
     USAGE_SUFFIX,
     ApiResult,
     charge_credits,
-    check_idempotency_key,
     check_metadata,
     check_model,
     check_occurred_at,
@@ -48,9 +47,7 @@ from billing.services.common import (
     markup_of,
     negate,
     provider_cost,
-    read_record,
     record_threshold_changes,
-    replay,
     resolve_actor,
     unknown_model,
     usage_prefix,
@@ -182,41 +179,27 @@ def credits_charge(
     a model without a price in force.
     """
     tenant_id = getattr(tenant, "pk", tenant)
-    key = check_idempotency_key(idempotency_key, required=True)
+    key = idempotency.check_key(idempotency_key, required=True)
     who = resolve_actor(actor, api_key)
     now = timezone.now()
-    fp = event.fingerprint()
+    request = idempotency.KeyedRequest(tenant_id, key, USAGE_ENDPOINT, event.fingerprint())
     with prepared_cursor() as cursor:
-        cursor.execute(
-            _sql.CONTEXT,
-            {
-                "now": now,
-                "tenant": tenant_id,
-                "key": key,
-                "endpoint": USAGE_ENDPOINT,
-                "fingerprint": fp,
-                "default_markup": DEFAULT_MARKUP,
-                "model": event.model,
-                "at": event.occurred_at or now,
-                "reservation": None,
-            },
-        )
-        row = cursor.fetchone()
-        account_id, unlimited, markup, input_price, output_price, claim = row[:6]
-        if claim is None:
-            record = row[6:10] if row[6] is not None else read_record(tenant_id=tenant_id, key=key)
-            return replay(record, endpoint=USAGE_ENDPOINT, fingerprint_=fp)
-        if input_price is None:
+        ctx = idempotency.claim(cursor, request, now=now, model=event.model, at=event.occurred_at)
+        answer = idempotency.earlier_answer(ctx, request)
+        if answer is not None:
+            return answer
+        if ctx.input_price is None or ctx.output_price is None:
             raise unknown_model(event.model)
+        account_id, unlimited = ctx.account_id, ctx.unlimited
         if account_id is None:
             account_id, unlimited = ensure_account(tenant_id)
-        markup = markup_of(markup)
+        markup = markup_of(ctx.markup)
         priced = _price(
             event,
-            input_price=input_price,
-            output_price=output_price,
+            input_price=ctx.input_price,
+            output_price=ctx.output_price,
             markup=markup,
-            bypass=unlimited or who.bypasses_credits,
+            bypass=bool(unlimited) or who.bypasses_credits,
         )
         entry_id = uuid.uuid4()
         prefix, suffix = _usage_body(event, priced, entry_id=entry_id, key=key, markup=markup, now=now)
@@ -244,7 +227,7 @@ def credits_charge(
             "occurred_at": event.occurred_at or now,
             "prefix": prefix,
             "suffix": suffix,
-            "claim": claim,
+            "claim": ctx.claim_id,
             "status": 201,
         }
         with ledger_write_guard():
@@ -317,7 +300,7 @@ def batch_item(raw: Any, *, now: datetime) -> BatchItem:
     key = raw.get("idempotency_key")
     key = key if isinstance(key, str) else ""
     try:
-        key = check_idempotency_key(key, required=True)
+        key = idempotency.check_key(key, required=True)
         event = usage_event(now=now, **{k: v for k, v in raw.items() if k in _EVENT_FIELDS})
     except DomainError as exc:
         # The key is echoed in the event's result: never a character the answer cannot carry.
@@ -387,25 +370,12 @@ def credits_charge_batch(
         markup = markup_of(markup)
         prices = _PriceBook(price_rows)
         # Claim every key at once; keys already used are answered from their records.
-        claims: dict[str, uuid.UUID] = {}
-        if valid:
-            cursor.execute(
-                _sql.BATCH_CLAIM,
-                {
-                    "now": now,
-                    "tenant": tenant_id,
-                    "endpoint": USAGE_ENDPOINT,
-                    "claims": dumps(
-                        [{"key": item.key, "fingerprint": fingerprints[item.key]} for _, item in valid]
-                    ),
-                },
-            )
-            claims = dict(cursor.fetchall())
-        unclaimed = [item.key for _, item in valid if item.key not in claims]
-        records: dict[str, tuple[Any, ...]] = {}
-        if unclaimed:
-            cursor.execute(_sql.BATCH_RECORDS, {"tenant": tenant_id, "keys": unclaimed})
-            records = {row[0]: row[1:] for row in cursor.fetchall()}
+        claims = idempotency.claim_many(
+            cursor, tenant_id=tenant_id, endpoint=USAGE_ENDPOINT, fingerprints=fingerprints, now=now
+        )
+        stored = idempotency.read_stored_many(
+            cursor, tenant_id=tenant_id, keys=[item.key for _, item in valid if item.key not in claims]
+        )
         charge: list[tuple[int, BatchItem, _Priced, uuid.UUID, str, str]] = []
         bypass = unlimited or who.bypasses_credits
         for index, item in valid:
@@ -413,8 +383,8 @@ def credits_charge_batch(
             assert event is not None
             if item.key not in claims:
                 try:
-                    result = replay(
-                        records.get(item.key), endpoint=USAGE_ENDPOINT, fingerprint_=fingerprints[item.key]
+                    result = idempotency.replay(
+                        stored.get(item.key), endpoint=USAGE_ENDPOINT, fingerprint_=fingerprints[item.key]
                     )
                 except DomainError as exc:
                     results[index] = _error(exc)
@@ -433,9 +403,7 @@ def credits_charge_batch(
             charge.append((index, item, priced, entry_id, prefix, suffix))
         # Claims of events refused before the charge (unknown model) are dropped with it.
         priced_keys = {item.key for _, item, *_ in charge}
-        orphan_claims = [claim for key, claim in claims.items() if key not in priced_keys]
-        if orphan_claims:
-            cursor.execute("DELETE FROM billing_idempotencyrecord WHERE id = ANY(%s)", [orphan_claims])
+        idempotency.drop_claims(cursor, (claim for key, claim in claims.items() if key not in priced_keys))
         if charge:
             now_text = iso(now)
             events = [

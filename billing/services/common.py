@@ -1,4 +1,6 @@
-"""What the billing services share: pricing, idempotency, response bodies, actors, alerts.
+"""What the billing services share: pricing, input checks, response bodies, actors, alerts.
+
+Idempotency (claims, replays) is in `billing.services.idempotency`.
 
 Response bodies are built here, not by DRF serializers, because the first response to an
 idempotent request is stored in the same statement that does the work and replayed byte for
@@ -8,10 +10,9 @@ byte; `billing.api.views` declares matching serializers for the OpenAPI schema a
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,14 +30,13 @@ from billing.errors import IdempotencyKeyReused, invalid
 from billing.models import CREDIT_DIGITS, CREDIT_PLACES, CREDIT_QUANTUM, MARKUP_QUANTUM, USD_QUANTUM
 from billing.services import _sql
 from core import context, hygiene
-from core.errors import Conflict, InvalidInput, LimitExceeded
+from core.errors import InvalidInput, LimitExceeded
 from core.rows import prepared_cursor
 
 MILLION = Decimal(1_000_000)
 # Credit columns are NUMERIC(20, 6): every amount, balance and sum of holds stays below this.
 MAX_CREDITS = Decimal(10) ** (CREDIT_DIGITS - CREDIT_PLACES)
 MAX_TOKENS = 10**12
-MAX_KEY_LENGTH = 255
 MAX_METADATA_CHARS = 4000
 MAX_DESCRIPTION_CHARS = 1000
 
@@ -218,43 +218,7 @@ def unknown_model(model: str) -> InvalidInput:
     return invalid("model", f"No price is in force for model {model!r}.", code="unknown_model")
 
 
-# --- Idempotency -------------------------------------------------------------------------------
-
-
-def check_idempotency_key(key: str | None, *, required: bool) -> str:
-    """The Idempotency-Key header's value: 1-255 printable ASCII characters."""
-    if key is None or key == "":
-        if required:
-            raise invalid(
-                "Idempotency-Key",
-                "This request needs an Idempotency-Key header (a unique value per request, such "
-                "as a UUID), so that a retry can never charge twice.",
-                code="idempotency_key_required",
-            )
-        return ""
-    if len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
-        raise invalid("Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable ASCII characters.")
-    return key
-
-
-def fingerprint(endpoint: str, payload: dict[str, Any]) -> str:
-    """What makes two requests "the same" for an idempotency key."""
-    canonical = json.dumps([endpoint, payload], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def replay(record: Sequence[Any] | None, *, endpoint: str, fingerprint_: str) -> ApiResult:
-    """The stored answer to an earlier request with this key, if it was the same request."""
-    if record is None:
-        # The key's claim vanished between the two statements (pruned, or rolled back): the
-        # client may simply retry.
-        raise Conflict("This Idempotency-Key is being used by a request in progress; retry.", code="retry")
-    rec_endpoint, rec_fingerprint, status_code, body = record
-    if rec_endpoint != endpoint or rec_fingerprint != fingerprint_:
-        raise IdempotencyKeyReused()
-    if not status_code or not body:
-        raise Conflict("This Idempotency-Key is being used by a request in progress; retry.", code="retry")
-    return ApiResult(status_code=status_code, body=body, replayed=True)
+# --- The ledger's write guard ---------------------------------------------------------------
 
 
 @contextmanager
@@ -286,13 +250,6 @@ def ledger_write_guard() -> Iterator[None]:
             "more than an account can hold.",
             code="credit_limit_exceeded",
         ) from exc
-
-
-def read_record(*, tenant_id: Any, key: str) -> tuple[Any, ...] | None:
-    """The committed record of a key, read in a new statement (a new snapshot)."""
-    with prepared_cursor() as cursor:
-        cursor.execute(_sql.RECORD, {"tenant": tenant_id, "key": key})
-        return cursor.fetchone()
 
 
 # --- Bodies ------------------------------------------------------------------------------------

@@ -33,22 +33,18 @@ from billing.models import (
     SubscriptionStatus,
     TransactionKind,
 )
-from billing.services import _sql
+from billing.services import _sql, idempotency
 from billing.services.common import (
     MAX_DESCRIPTION_CHARS,
     ApiResult,
-    check_idempotency_key,
     check_uuid,
     ensure_account,
     entry_fields,
-    fingerprint,
     fmt,
     ledger_write_guard,
     markup_of,
     parse_amount,
-    read_record,
     record_threshold_changes,
-    replay,
     resolve_actor,
     split_body,
 )
@@ -170,31 +166,19 @@ def credits_post(
     refund_of = check_uuid(refund_of, "refund_of")
     if refund_of is not None and kind != TransactionKind.REFUND:
         raise invalid("refund_of", "Only a refund refers to an entry.")
-    key = check_idempotency_key(idempotency_key, required=False)
+    key = idempotency.check_key(idempotency_key, required=False)
     who = resolve_actor(actor, api_key)
     now = timezone.now()
     payload = {"kind": kind, "amount": fmt(amount), "reason": reason, "refund_of": str(refund_of or "")}
-    fp = fingerprint(CREDITS_ENDPOINT, payload)
+    request = idempotency.KeyedRequest(
+        tenant_id, key, CREDITS_ENDPOINT, idempotency.fingerprint(CREDITS_ENDPOINT, payload)
+    )
     with prepared_cursor() as cursor:
-        cursor.execute(
-            _sql.CONTEXT,
-            {
-                "now": now,
-                "tenant": tenant_id,
-                "key": key,
-                "endpoint": CREDITS_ENDPOINT,
-                "fingerprint": fp,
-                "default_markup": Decimal(5),
-                "model": "",
-                "at": now,
-                "reservation": None,
-            },
-        )
-        row = cursor.fetchone()
-    if key and row[5] is None:
-        record = row[6:10] if row[6] is not None else read_record(tenant_id=tenant_id, key=key)
-        return replay(record, endpoint=CREDITS_ENDPOINT, fingerprint_=fp)
-    account_id = row[0] if row[0] is not None else ensure_account(tenant_id)[0]
+        ctx = idempotency.claim(cursor, request, now=now)  # the markup and prices: unused here
+    answer = idempotency.earlier_answer(ctx, request)
+    if answer is not None:
+        return answer
+    account_id = ctx.account_id if ctx.account_id is not None else ensure_account(tenant_id)[0]
     account = locks.credit_account_lock(account_id=account_id)
     if refund_of is not None:
         _check_refund(account=account, refund_of=refund_of, amount=amount)
@@ -205,7 +189,7 @@ def credits_post(
             delta=amount,
             description=reason,
             key=key,
-            claim=row[5],
+            claim=ctx.claim_id,
             refund_of=refund_of,
             actor_user_id=who.user_id,
             actor_api_key_id=who.api_key_id,

@@ -21,14 +21,13 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from billing.errors import InsufficientCredits, ReservationClosed, invalid
-from billing.models import DEFAULT_MARKUP, ReservationStatus
-from billing.services import _sql
+from billing.models import ReservationStatus
+from billing.services import _sql, idempotency
 from billing.services.charging import UsageEvent, _price
 from billing.services.common import (
     MAX_DESCRIPTION_CHARS,
     ApiResult,
     charge_credits,
-    check_idempotency_key,
     check_model,
     check_text,
     check_tokens,
@@ -36,15 +35,12 @@ from billing.services.common import (
     dumps,
     ensure_account,
     entry_fields,
-    fingerprint,
     ledger_write_guard,
     markup_of,
     negate,
     parse_amount,
     provider_cost,
-    read_record,
     record_threshold_changes,
-    replay,
     reservation_fields,
     resolve_actor,
     split_body,
@@ -59,44 +55,6 @@ logger = structlog.get_logger(__name__)
 HOLD_ENDPOINT = "reservation"
 SETTLE_ENDPOINT = "reservation.settle"
 RELEASE_ENDPOINT = "reservation.release"
-
-
-def _context(
-    cursor: Any,
-    *,
-    tenant_id: Any,
-    now: datetime,
-    key: str,
-    endpoint: str,
-    fp: str,
-    model: str = "",
-    reservation_id: Any = None,
-) -> tuple[Any, ...]:
-    cursor.execute(
-        _sql.CONTEXT,
-        {
-            "now": now,
-            "tenant": tenant_id,
-            "key": key,
-            "endpoint": endpoint,
-            "fingerprint": fp,
-            "default_markup": DEFAULT_MARKUP,
-            "model": model,
-            "at": now,
-            "reservation": reservation_id,
-        },
-    )
-    return cursor.fetchone()
-
-
-def _claimed_or_replay(
-    row: tuple[Any, ...], *, tenant_id: Any, key: str, endpoint: str, fp: str
-) -> ApiResult | None:
-    """None when this request claimed its key (or has none); else the earlier answer."""
-    if not key or row[5] is not None:
-        return None
-    record = row[6:10] if row[6] is not None else read_record(tenant_id=tenant_id, key=key)
-    return replay(record, endpoint=endpoint, fingerprint_=fp)
 
 
 @transaction.atomic(savepoint=False)
@@ -120,7 +78,7 @@ def reservation_hold(
     Raises InsufficientCredits (402) when the hold does not fit the available balance.
     """
     tenant_id = getattr(tenant, "pk", tenant)
-    key = check_idempotency_key(idempotency_key, required=True)
+    key = idempotency.check_key(idempotency_key, required=True)
     if (amount is None) == (not model):
         raise invalid("amount", "Give either an amount, or a model with the maximum tokens to hold for.")
     if amount is not None:
@@ -160,31 +118,29 @@ def reservation_hold(
         "session_id": str(session) if session else None,
         "description": description,
     }
-    fp = fingerprint(HOLD_ENDPOINT, payload)
+    request = idempotency.KeyedRequest(
+        tenant_id, key, HOLD_ENDPOINT, idempotency.fingerprint(HOLD_ENDPOINT, payload)
+    )
     with prepared_cursor() as cursor:
-        row = _context(
-            cursor, tenant_id=tenant_id, now=now, key=key, endpoint=HOLD_ENDPOINT, fp=fp, model=model
-        )
-        replayed = _claimed_or_replay(row, tenant_id=tenant_id, key=key, endpoint=HOLD_ENDPOINT, fp=fp)
-        if replayed is not None:
-            return replayed
-        account_id, _unlimited, markup, input_price, output_price, claim = row[:6]
+        ctx = idempotency.claim(cursor, request, now=now, model=model)
+        answer = idempotency.earlier_answer(ctx, request)
+        if answer is not None:
+            return answer
         if amount is None:
-            if input_price is None:
+            if ctx.input_price is None or ctx.output_price is None:
                 raise unknown_model(model)
             cost = provider_cost(
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
-                input_price=input_price,
-                output_price=output_price,
+                input_price=ctx.input_price,
+                output_price=ctx.output_price,
             )
-            amount = charge_credits(cost_usd=cost, markup=markup_of(markup))
+            amount = charge_credits(cost_usd=cost, markup=markup_of(ctx.markup))
             if amount <= 0:
                 raise invalid(
                     "output_tokens", "The estimate comes to 0 credits; hold at least one token's price."
                 )
-        if account_id is None:
-            account_id, _unlimited = ensure_account(tenant_id)
+        account_id = ctx.account_id if ctx.account_id is not None else ensure_account(tenant_id)[0]
         reservation_id = uuid.uuid4()
         expires_at = now + timedelta(seconds=ttl)
         body = dumps(
@@ -219,7 +175,7 @@ def reservation_hold(
                     "key": key,
                     "actor": who.user_id,
                     "api_key": who.api_key_id,
-                    "claim": claim,
+                    "claim": ctx.claim_id,
                     "status": 201,
                     "body": body,
                 },
@@ -230,36 +186,13 @@ def reservation_hold(
     return ApiResult(status_code=201, body=body)
 
 
-def _reservation_of(row: tuple[Any, ...]) -> dict[str, Any]:
-    if row[10] is None:
+def _open_hold(ctx: idempotency.WriteContext) -> idempotency.Hold:
+    hold = ctx.hold()
+    if hold is None:
         raise NotFound("No such reservation.")
-    (
-        reservation_id,
-        account_id,
-        amount,
-        status,
-        expires_at,
-        model,
-        agent_id,
-        session_id,
-        description,
-        key,
-        created_at,
-    ) = row[10:21]
-    if status != ReservationStatus.OPEN:
-        raise ReservationClosed(f"This reservation is {status}; it can no longer change.")
-    return {
-        "reservation_id": reservation_id,
-        "account_id": account_id,
-        "amount": amount,
-        "expires_at": expires_at,
-        "model": model,
-        "agent_id": agent_id,
-        "session_id": session_id,
-        "description": description,
-        "key": key,
-        "created_at": created_at,
-    }
+    if hold.status != ReservationStatus.OPEN:
+        raise ReservationClosed(f"This reservation is {hold.status}; it can no longer change.")
+    return hold
 
 
 @transaction.atomic(savepoint=False)
@@ -282,7 +215,7 @@ def reservation_settle(
     balance covers the excess; otherwise InsufficientCredits (402) and the hold stays open.
     """
     tenant_id = getattr(tenant, "pk", tenant)
-    key = check_idempotency_key(idempotency_key, required=False)
+    key = idempotency.check_key(idempotency_key, required=False)
     input_tokens = check_tokens(input_tokens, "input_tokens")
     output_tokens = check_tokens(output_tokens, "output_tokens")
     description = check_text(description, "description", MAX_DESCRIPTION_CHARS)
@@ -297,59 +230,51 @@ def reservation_settle(
         "description": description,
         "metadata": metadata,
     }
-    fp = fingerprint(SETTLE_ENDPOINT, payload)
+    request = idempotency.KeyedRequest(
+        tenant_id, key, SETTLE_ENDPOINT, idempotency.fingerprint(SETTLE_ENDPOINT, payload)
+    )
     with prepared_cursor() as cursor:
-        row = _context(
-            cursor,
-            tenant_id=tenant_id,
-            now=now,
-            key=key,
-            endpoint=SETTLE_ENDPOINT,
-            fp=fp,
-            model=model,
-            reservation_id=reservation_id,
-        )
-        replayed = _claimed_or_replay(row, tenant_id=tenant_id, key=key, endpoint=SETTLE_ENDPOINT, fp=fp)
-        if replayed is not None:
-            return replayed
-        hold = _reservation_of(row)
-        unlimited, markup = row[1], markup_of(row[2])
-        input_price, output_price, claim = row[3], row[4], row[5]
+        ctx = idempotency.claim(cursor, request, now=now, model=model, reservation_id=reservation_id)
+        answer = idempotency.earlier_answer(ctx, request)
+        if answer is not None:
+            return answer
+        hold = _open_hold(ctx)
+        markup = markup_of(ctx.markup)
         if not model:
-            model = hold["model"]  # the context read priced the hold's model
+            model = hold.model  # the context read priced the hold's model
             if not model:
                 raise invalid("model", "This hold names no model: give the model used.")
-        if input_price is None:
+        if ctx.input_price is None or ctx.output_price is None:
             raise unknown_model(model)
         event = UsageEvent(
             model=model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            agent_id=hold["agent_id"],
-            session_id=hold["session_id"],
+            agent_id=hold.agent_id,
+            session_id=hold.session_id,
             description=description,
             metadata=metadata,
         )
         priced = _price(
             event,
-            input_price=input_price,
-            output_price=output_price,
+            input_price=ctx.input_price,
+            output_price=ctx.output_price,
             markup=markup,
-            bypass=unlimited or who.bypasses_credits,
+            bypass=bool(ctx.unlimited) or who.bypasses_credits,
         )
         entry_id = uuid.uuid4()
         reservation = reservation_fields(
-            reservation_id=hold["reservation_id"],
+            reservation_id=hold.id,
             status=ReservationStatus.SETTLED,
-            amount=hold["amount"],
+            amount=hold.amount,
             settled_amount=priced.debit,
-            expires_at=hold["expires_at"],
-            model=hold["model"],
-            agent_id=hold["agent_id"],
-            session_id=hold["session_id"],
-            description=hold["description"],
-            key=hold["key"],
-            created_at=hold["created_at"],
+            expires_at=hold.expires_at,
+            model=hold.model,
+            agent_id=hold.agent_id,
+            session_id=hold.session_id,
+            description=hold.description,
+            key=hold.key,
+            created_at=hold.created_at,
             closed_at=now,
         )
         prefix, suffix = split_body(
@@ -362,9 +287,9 @@ def reservation_settle(
                 model=model,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
-                agent_id=hold["agent_id"],
-                session_id=hold["session_id"],
-                reservation_id=hold["reservation_id"],
+                agent_id=hold.agent_id,
+                session_id=hold.session_id,
+                reservation_id=hold.id,
                 refund_of=None,
                 key=key,
                 description=description,
@@ -377,8 +302,8 @@ def reservation_settle(
         params: dict[str, Any] = {
             "now": now,
             "tenant": tenant_id,
-            "reservation": hold["reservation_id"],
-            "account": hold["account_id"],
+            "reservation": hold.id,
+            "account": hold.account_id,
             "debit": priced.debit,
             "entry": entry_id,
             "kind": priced.kind,
@@ -387,8 +312,8 @@ def reservation_settle(
             "model": model,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "agent": hold["agent_id"],
-            "session": hold["session_id"],
+            "agent": hold.agent_id,
+            "session": hold.session_id,
             "key": key,
             "actor": who.user_id,
             "api_key": who.api_key_id,
@@ -397,7 +322,7 @@ def reservation_settle(
             "occurred_at": now,
             "prefix": prefix,
             "suffix": suffix,
-            "claim": claim,
+            "claim": ctx.claim_id,
             "status": 200,
         }
         with ledger_write_guard():
@@ -407,7 +332,7 @@ def reservation_settle(
         raise ReservationClosed()  # closed by someone else between the read and the statement
     if balance is None:
         # The hold was closed in the statement; the transaction rolls back with this error.
-        raise InsufficientCredits(required=priced.debit - hold["amount"], available=available)
+        raise InsufficientCredits(required=priced.debit - hold.amount, available=available)
     if thresholds:
         record_threshold_changes(tenant_id=tenant_id, changes=thresholds, balance=balance)
     return ApiResult(status_code=200, body=body)
@@ -424,36 +349,33 @@ def reservation_release(
 ) -> ApiResult:
     """Free a hold without charging anything."""
     tenant_id = getattr(tenant, "pk", tenant)
-    key = check_idempotency_key(idempotency_key, required=False)
+    key = idempotency.check_key(idempotency_key, required=False)
     now = timezone.now()
-    fp = fingerprint(RELEASE_ENDPOINT, {"reservation_id": str(reservation_id)})
+    request = idempotency.KeyedRequest(
+        tenant_id,
+        key,
+        RELEASE_ENDPOINT,
+        idempotency.fingerprint(RELEASE_ENDPOINT, {"reservation_id": str(reservation_id)}),
+    )
     with prepared_cursor() as cursor:
-        row = _context(
-            cursor,
-            tenant_id=tenant_id,
-            now=now,
-            key=key,
-            endpoint=RELEASE_ENDPOINT,
-            fp=fp,
-            reservation_id=reservation_id,
-        )
-        replayed = _claimed_or_replay(row, tenant_id=tenant_id, key=key, endpoint=RELEASE_ENDPOINT, fp=fp)
-        if replayed is not None:
-            return replayed
-        hold = _reservation_of(row)
+        ctx = idempotency.claim(cursor, request, now=now, reservation_id=reservation_id)
+        answer = idempotency.earlier_answer(ctx, request)
+        if answer is not None:
+            return answer
+        hold = _open_hold(ctx)
         body = dumps(
             reservation_fields(
-                reservation_id=hold["reservation_id"],
+                reservation_id=hold.id,
                 status=ReservationStatus.RELEASED,
-                amount=hold["amount"],
+                amount=hold.amount,
                 settled_amount=None,
-                expires_at=hold["expires_at"],
-                model=hold["model"],
-                agent_id=hold["agent_id"],
-                session_id=hold["session_id"],
-                description=hold["description"],
-                key=hold["key"],
-                created_at=hold["created_at"],
+                expires_at=hold.expires_at,
+                model=hold.model,
+                agent_id=hold.agent_id,
+                session_id=hold.session_id,
+                description=hold.description,
+                key=hold.key,
+                created_at=hold.created_at,
                 closed_at=now,
             )
         )
@@ -462,8 +384,8 @@ def reservation_release(
             {
                 "now": now,
                 "tenant": tenant_id,
-                "reservation": hold["reservation_id"],
-                "claim": row[5],
+                "reservation": hold.id,
+                "claim": ctx.claim_id,
                 "status": 200,
                 "body": body,
             },
