@@ -4,7 +4,7 @@ Idempotency (claims, replays) is in `billing.services.idempotency`.
 
 Response bodies are built here, not by DRF serializers, because the first response to an
 idempotent request is stored in the same statement that does the work and replayed byte for
-byte; `billing.api.views` declares matching serializers for the OpenAPI schema and for reads.
+byte; `billing.api.outputs` declares matching serializers for the OpenAPI schema and for reads.
 """
 
 from __future__ import annotations
