@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django_otp import login as otp_login
 from unfold.sites import UnfoldAdminSite
 
+from accounts.services.mfa import confirmed_totp_device, mfa_verify
 from core.errors import DomainError
 
 
@@ -53,8 +54,6 @@ class QuartermasterAdminSite(UnfoldAdminSite):
             return HttpResponseRedirect(reverse("admin:login"))
         if not _needs_second_factor(request):
             return HttpResponseRedirect(reverse("admin:index"))
-        from accounts.services.mfa import confirmed_totp_device, mfa_verify
-
         form = VerifyForm(request.POST or None)
         # Through accounts' EncryptedTOTPDevice (the seed is encrypted at rest), like the API.
         device = confirmed_totp_device(request.user)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from audit.models import ActorType, AuditLogEntry, Severity
 from core import context
 from core.hygiene import clean_text
+from core.tenancy import tenant_context
 
 MASK = "********"
 # Keys whose values are secrets wherever they appear in details. Ids, prefixes and last-four
@@ -97,6 +99,24 @@ def audit_record(
         request_id=ctx.request_id,
         details=mask_secrets(_jsonable(details or {})),
     )
+
+
+def access_denied_record(*, tenant_id: Any, method: str, path: str, code: str) -> None:
+    """Record a refused request (`access.denied`), in a transaction of its own: the request's
+    own transaction was rolled back, and the record of the refusal must stay."""
+    # The tenant named in the URL, if it exists (another tenant's id, or none at all, may be
+    # what was refused); looked up through the entry's own foreign key, not an import of tenants.
+    tenant_model = AuditLogEntry._meta.get_field("tenant").related_model
+    with transaction.atomic(), ExitStack() as stack:
+        tenant = tenant_model._base_manager.filter(pk=tenant_id).first() if tenant_id else None
+        if tenant is not None:
+            stack.enter_context(tenant_context(tenant))
+        audit_record(
+            action="access.denied",
+            tenant=tenant,
+            severity=Severity.WARNING,
+            details={"method": method, "path": path, "code": code},
+        )
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,71 +1,99 @@
 """The API base classes. Every Quartermaster API view derives from one of them.
 
 `BaseApi`: one database transaction per request (rolled back when the response is an error),
-the actor recorded for the audit log, and the database session settings of row-level security
-restored when the request ends.
+the actor recorded for the audit log, the database session settings of row-level security
+restored when the request ends, and the body parsed before the handler runs.
 
-`TenantScopedApi`: everything under `/api/v1/tenants/{tenant_id}/`. It resolves the tenant from
-the URL once, checks membership (or platform role) once, activates the tenant's scope for
-django-scopes and for row-level security, and checks a declarative map of HTTP method →
-required permission. Subclasses declare `permission_map`; they cannot override the hooks that
-enforce it (`__init_subclass__` refuses), so a view cannot forget or skip the check.
+`TenantScopedApi`: everything under `/api/v1/tenants/{tenant_id}/`. It calls the tenant gate
+(`core.access.tenant_gate`, provided by `tenants.gate`) once, with the permission its
+declarative map of HTTP method → permission names, and keeps the typed answer as `self.access`.
+`PlatformApi`: everything under `/api/v1/platform/`: platform staff only, by the same kind of
+map (`PLATFORM_STAFF`, `PLATFORM_ADMIN`). Subclasses cannot override the hooks that enforce
+either (`__init_subclass__` refuses), so a view cannot forget or skip the check. That every
+name in a map is a registered permission is a system check (accounts.checks).
+
+Escape hatches are named `dangerously_*`: `dangerously_commit_errors` (a refused login must
+still count), `dangerously_allow_api_keys` (a route outside tenants that keys may call).
 """
 
 from __future__ import annotations
 
-import uuid
 from contextlib import ExitStack
 from typing import Any, ClassVar, cast
 
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
-from django_scopes import scope, scopes_disabled
+from django_scopes import scope
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from accounts import permissions as registry
-from accounts.models import User
+from core.access import (
+    PLATFORM_ADMIN,
+    PLATFORM_PERMISSIONS,
+    PLATFORM_STAFF,
+    Principal,
+    TenantAccess,
+    tenant_gate,
+)
 from core.context import update_context
 from core.errors import NotFound, PermissionDeniedError
-from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING, set_settings, tenant_context
+from core.hooks import Hook
+from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING, set_settings
 
-# Special entries of a permission map, beyond the role registry.
-PLATFORM_STAFF = "platform:staff"  # platform admins and operators
-PLATFORM_ADMIN = "platform:admin"  # platform admins only
-_SPECIAL = {PLATFORM_STAFF, PLATFORM_ADMIN}
+__all__ = [
+    "PLATFORM_ADMIN",
+    "PLATFORM_STAFF",
+    "BaseApi",
+    "PlatformApi",
+    "TenantScopedApi",
+    "filter_parameters",
+    "record_refusal",
+]
+
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _HANDLERS = ("get", "post", "put", "patch", "delete")
 
+# Records a refused (403) request after its own transaction rolled back, so the entry stays:
+# record_refusal(*, tenant_id, method, path, code). Provided by the audit app.
+record_refusal: Hook[..., object] = Hook("record_refusal", provider="audit")
 
-def _request_settings(*, tenant_id: Any = "", user_id: Any = "") -> dict[str, str]:
+
+def request_settings(*, tenant_id: Any = "", user_id: Any = "") -> dict[str, str]:
+    """The row-level-security settings of a request: its tenant and user, never the bypass."""
     return {TENANT_SETTING: str(tenant_id or ""), USER_SETTING: str(user_id or ""), BYPASS_SETTING: ""}
 
 
 def set_request_settings(*, tenant_id: Any = "", user_id: Any = "") -> None:
     """Set the row-level-security settings for the rest of this request's transaction."""
-    set_settings(_request_settings(tenant_id=tenant_id, user_id=user_id))
+    set_settings(request_settings(tenant_id=tenant_id, user_id=user_id))
 
 
 class BaseApi(APIView):
     """One transaction per request; the actor recorded; RLS settings scoped to the request.
 
-    `qm_atomic = False` is for the few views that must commit on a refusal (a failed login is
-    recorded, and counts towards the lockout); they run their services' own transactions.
+    `dangerously_commit_errors = True` is for the few views that must commit although they
+    answer an error (a failed login is recorded and counts towards the lockout; a reused
+    refresh token revokes its session): they run their services' own transactions instead.
     """
 
-    qm_atomic: ClassVar[bool] = True
+    dangerously_commit_errors: ClassVar[bool] = False
+    dangerously_allow_api_keys: ClassVar[bool] = False
+    pagination_class: ClassVar[Any] = None  # lists answer bare arrays unless a view paginates
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self._stack = ExitStack()
-        if not self.qm_atomic:
+        if self.dangerously_commit_errors:
             with self._stack:
                 return super().dispatch(request, *args, **kwargs)
         response = self._dispatch_atomic(request, *args, **kwargs)
         if response.status_code == 403 and request.user.is_authenticated:
-            _audit_denied(request, response, self.kwargs.get("tenant_id"))
+            code = response.data.get("code", "") if isinstance(response.data, dict) else ""
+            record_refusal(
+                tenant_id=self.kwargs.get("tenant_id"), method=request.method, path=request.path, code=code
+            )
         return response
 
     def _dispatch_atomic(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -73,7 +101,7 @@ class BaseApi(APIView):
         # nested in another one (tests, internal calls) they are put back as they were.
         nested = connection.in_atomic_block
         with transaction.atomic(), self._stack:
-            previous = set_settings(_request_settings(), read_previous=True) if nested else None
+            previous = set_settings(request_settings(), read_previous=True) if nested else None
             response = super().dispatch(request, *args, **kwargs)
             if response.status_code >= 400:
                 transaction.set_rollback(True)  # an error response, raised or returned, writes nothing
@@ -82,16 +110,17 @@ class BaseApi(APIView):
             return response
 
     @property
-    def user(self) -> User:
-        """The authenticated caller (views run after IsAuthenticated, or say otherwise)."""
-        return cast(User, self.request.user)
+    def user(self) -> Any:
+        """The authenticated caller, an accounts.models.User (views run after IsAuthenticated,
+        or say otherwise)."""
+        return self.request.user
 
     def perform_authentication(self, request: Request) -> None:
         super().perform_authentication(request)
         user = request.user if request.user and request.user.is_authenticated else None
         api_key = request.auth if getattr(request.auth, "is_api_key", False) else None
         update_context(user=user, api_key=api_key)
-        if user is not None and not isinstance(self, TenantScopedApi):  # that one sets both at once
+        if user is not None and not isinstance(self, TenantScopedApi):  # the gate sets both at once
             # The user's own rows (their memberships) become visible; no tenant yet.
             set_request_settings(user_id=user.pk)
 
@@ -102,126 +131,7 @@ class BaseApi(APIView):
         if request.stream is not None:
             request.data  # noqa: B018  # parsing is the point
 
-
-def _audit_denied(request: Any, response: Any, tenant_id: Any) -> None:
-    """Record a refused request, after its own transaction rolled back (so the entry stays)."""
-    from audit.services import audit_record
-    from tenants.models import Tenant
-
-    code = response.data.get("code", "") if isinstance(response.data, dict) else ""
-    tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else None
-    with transaction.atomic(), ExitStack() as stack:
-        if tenant is not None:
-            stack.enter_context(tenant_context(tenant))
-        audit_record(
-            action="access.denied",
-            tenant=tenant,
-            severity="warning",
-            details={"method": request.method, "path": request.path, "code": code},
-        )
-
-
-class TenantScopedApi(BaseApi):
-    """A view under /api/v1/tenants/{tenant_id}/ with a method → permission map."""
-
-    permission_map: ClassVar[dict[str, str]] = {}
-    pagination_class: ClassVar[Any] = api_settings.DEFAULT_PAGINATION_CLASS
-    _sealed = (
-        "dispatch",
-        "initial",
-        "perform_authentication",
-        "check_permissions",
-        "resolve_tenant",
-        "permission_classes",
-        "authentication_classes",
-        "handle_exception",
-    )
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for name in cls._sealed:
-            if name in cls.__dict__:
-                raise TypeError(f"{cls.__name__} may not override {name}: it enforces tenant isolation.")
-        for handler in _HANDLERS:
-            if hasattr(cls, handler) and handler.upper() not in cls.permission_map:
-                raise TypeError(f"{cls.__name__}.{handler} has no entry in permission_map.")
-        for method, permission in cls.permission_map.items():
-            if permission not in registry.ALL and permission not in _SPECIAL:
-                raise TypeError(f"{cls.__name__}: {method} needs {permission!r}, which is not registered.")
-
-    def check_permissions(self, request: Request) -> None:
-        super().check_permissions(request)  # IsAuthenticated: anonymous callers get 401 first
-        if not (request.user and request.user.is_authenticated):
-            self.permission_denied(request)  # belt and braces: 401 whatever permission_classes say
-        user = request.user
-        tenant_id = self.kwargs["tenant_id"]
-        # The context first (the membership row is under RLS), then the membership with its
-        # tenant and role, in one round trip; the tenant alone only when there is no membership.
-        self._stack.enter_context(scope(tenant=tenant_id))
-        from tenants.selectors import membership_for
-
-        settings = _request_settings(tenant_id=tenant_id, user_id=user.pk)
-        membership = membership_for(user=user, tenant=tenant_id, settings=settings)
-        tenant = membership.tenant if membership is not None else self.resolve_tenant(user, tenant_id)
-        perms = registry.effective_permissions(user=user, role=membership.role if membership else None)
-        # An API key acts for its creator, narrowed to its scopes, in its own tenant only; the
-        # creator's platform role never widens what a key may do.
-        api_key: Any = request.auth if getattr(request.auth, "is_api_key", False) else None
-        staff = user.is_platform_staff and api_key is None
-        if api_key is not None:
-            if api_key.tenant_id != tenant.pk:
-                raise PermissionDeniedError(
-                    "This API key belongs to another tenant.", code="api_key_wrong_tenant"
-                )
-            perms = (
-                perms & frozenset(api_key.scopes) if (membership or user.is_platform_admin) else frozenset()
-            )
-        elif membership is None and not staff:
-            raise PermissionDeniedError("You are not a member of this tenant.", code="not_a_member")
-        # HEAD and OPTIONS ask no more than reading does.
-        method = "GET" if request.method in ("HEAD", "OPTIONS") else (request.method or "")
-        required = self.permission_map.get(method) or (
-            next(iter(self.permission_map.values())) if request.method == "OPTIONS" else None
-        )
-        if required is None:
-            self.http_method_not_allowed(request)
-        if not self._allowed(user if staff else None, required, perms):
-            raise PermissionDeniedError(f"This needs the {required} permission.", code="missing_permission")
-        if tenant.is_suspended and request.method not in _SAFE_METHODS and not staff:
-            raise PermissionDeniedError(
-                "This tenant is suspended: it can read but not change anything.", code="tenant_suspended"
-            )
-        request.tenant = tenant  # type: ignore[attr-defined]  # the resolved tenant, set once here
-        request.membership = membership  # type: ignore[attr-defined]
-        request.permissions = perms  # type: ignore[attr-defined]
-        update_context(extra={"tenant_id": str(tenant.pk)})
-
-    @staticmethod
-    def _allowed(staff_user: Any, required: str | None, perms: frozenset[str]) -> bool:
-        """`staff_user` is the platform-staff caller, or None (members and API keys)."""
-        if required == PLATFORM_ADMIN:
-            return bool(staff_user and staff_user.is_platform_admin)
-        if required == PLATFORM_STAFF:
-            return staff_user is not None
-        return required in perms
-
-    def resolve_tenant(self, user: User, tenant_id: uuid.UUID) -> Any:
-        from tenants.models import Tenant
-
-        with scopes_disabled():
-            tenant = Tenant.objects.filter(pk=tenant_id).first()
-        if tenant is None:
-            # Whether a tenant exists is not for non-members to learn: same answer as "not a member".
-            if user.is_platform_staff:
-                raise NotFound("No such tenant.")
-            raise PermissionDeniedError("You are not a member of this tenant.", code="not_a_member")
-        return tenant
-
     # Helpers for subclasses -----------------------------------------------------------------
-
-    @property
-    def tenant(self) -> Any:
-        return self.request.tenant  # type: ignore[attr-defined]
 
     def get_or_404(self, queryset: QuerySet[Any], **lookup: Any) -> Any:
         """Fetch one object of this tenant's; another tenant's id answers exactly like a missing one."""
@@ -230,12 +140,109 @@ class TenantScopedApi(BaseApi):
             raise NotFound()
         return obj
 
-    def paginated(self, queryset: QuerySet[Any], serializer_class: Any, **context: Any) -> Response:
+    def paginated(
+        self, queryset: QuerySet[Any] | list[Any], serializer_class: Any, **context: Any
+    ) -> Response:
+        """A page of `queryset` (or a list), rendered by `serializer_class`; the whole of it when
+        the view has no pagination."""
         paginator = self.pagination_class() if self.pagination_class else None
         if paginator is None:
             return Response(serializer_class(queryset, many=True, context=context).data)
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+
+class _SealedApi(BaseApi):
+    """What TenantScopedApi and PlatformApi share: a sealed method → permission map, paged lists."""
+
+    permission_map: ClassVar[dict[str, str]] = {}
+    pagination_class: ClassVar[Any] = api_settings.DEFAULT_PAGINATION_CLASS
+    _sealed = (
+        "dispatch",
+        "initial",
+        "perform_authentication",
+        "check_permissions",
+        "permission_classes",
+        "authentication_classes",
+        "handle_exception",
+        "dangerously_commit_errors",
+        "required_permission",
+        "authenticated_caller",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if _SealedApi in cls.__bases__:
+            return  # TenantScopedApi and PlatformApi themselves: they implement the check
+        for name in cls._sealed:
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} may not override {name}: it enforces access control.")
+        for handler in _HANDLERS:
+            if hasattr(cls, handler) and handler.upper() not in cls.permission_map:
+                raise TypeError(f"{cls.__name__}.{handler} has no entry in permission_map.")
+
+    def required_permission(self, request: Request) -> str | None:
+        """The permission-map entry of this request's method (HEAD and OPTIONS ask what GET
+        does); None for a method the view does not implement, answered 405 after the access
+        check, so that outsiders learn nothing from it."""
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else (request.method or "")
+        return self.permission_map.get(method) or (
+            next(iter(self.permission_map.values()), None) if request.method == "OPTIONS" else None
+        )
+
+    def authenticated_caller(self, request: Request) -> Principal:
+        super().check_permissions(request)  # IsAuthenticated: anonymous callers get 401 first
+        if not (request.user and request.user.is_authenticated):
+            self.permission_denied(request)  # belt and braces: 401 whatever permission_classes say
+        return cast(Principal, request.user)
+
+
+class TenantScopedApi(_SealedApi):
+    """A view under /api/v1/tenants/{tenant_id}/ with a method → permission map."""
+
+    access: TenantAccess
+
+    def check_permissions(self, request: Request) -> None:
+        user = self.authenticated_caller(request)
+        required = self.required_permission(request)
+        tenant_id = self.kwargs["tenant_id"]
+        # The scope first: the gate reads the membership, a tenant-scoped row.
+        self._stack.enter_context(scope(tenant=tenant_id))
+        self.access = tenant_gate(
+            user=user,
+            api_key=request.auth if getattr(request.auth, "is_api_key", False) else None,
+            tenant_id=tenant_id,
+            permission=required,
+            write=request.method not in _SAFE_METHODS,
+        )
+        if required is None:
+            self.http_method_not_allowed(request)
+        update_context(extra={"tenant_id": str(tenant_id)})
+
+    @property
+    def tenant(self) -> Any:
+        """The tenant of the URL (tenants.models.Tenant), as the gate resolved it."""
+        return self.access.tenant
+
+
+class PlatformApi(_SealedApi):
+    """A view under /api/v1/platform/: platform staff only, per method (`PLATFORM_STAFF` or
+    `PLATFORM_ADMIN`). Never an API key: a key belongs to a tenant, whoever created it."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not set(cls.permission_map.values()) <= PLATFORM_PERMISSIONS:
+            raise TypeError(f"{cls.__name__}: a platform view needs PLATFORM_STAFF or PLATFORM_ADMIN.")
+
+    def check_permissions(self, request: Request) -> None:
+        user = self.authenticated_caller(request)
+        required = self.required_permission(request)
+        if getattr(request.auth, "is_api_key", False) or not user.is_platform_staff:
+            raise PermissionDeniedError("This is for platform staff.", code="platform_staff_only")
+        if required is None:
+            self.http_method_not_allowed(request)
+        if required == PLATFORM_ADMIN and not user.is_platform_admin:
+            raise PermissionDeniedError("Only platform admins do this.", code="platform_admin_only")
 
 
 def filter_parameters(filterset_class: Any) -> list[OpenApiParameter]:

@@ -154,7 +154,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     Our API views run each request in one transaction (core.api.BaseApi); an error response
     rolls it back, so nothing is half-written.
     """
-    if getattr(context.get("view"), "qm_atomic", False) and connection.in_atomic_block:
+    if (
+        getattr(context.get("view"), "dangerously_commit_errors", True) is False
+        and connection.in_atomic_block
+    ):
         transaction.set_rollback(True)
     if isinstance(exc, DomainError):
         domain_response = Response(

@@ -116,8 +116,7 @@ class QuartermasterAutoSchema(AutoSchema):
 
     def error_statuses(self, operation: dict[str, Any]) -> dict[int, str]:
         """The error statuses this operation can answer, each with a generic description."""
-        # Imported here: both import DRF's views, which read the settings this module is named in.
-        from accounts.api_key_auth import ApiKeyAuthentication
+        # Imported here: it imports DRF's views, which read the settings this module is named in.
         from core.api import TenantScopedApi
 
         view = self.view
@@ -131,7 +130,7 @@ class QuartermasterAutoSchema(AutoSchema):
             or bool(free_path)
         )
         authenticators = view.get_authenticators()
-        accepts_api_keys = any(isinstance(a, ApiKeyAuthentication) for a in authenticators)
+        accepts_api_keys = any(getattr(a, "authenticates_api_keys", False) for a in authenticators)
         checks_permissions = any(not isinstance(p, _TRIVIAL_PERMISSIONS) for p in view.get_permissions()) or (
             _overrides(view_class, "check_permissions")
         )

@@ -25,6 +25,7 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import ProjectState
 from django_scopes import ScopedManager, scope, scopes_disabled
 
+from core.hooks import record_audit
 from core.models import BaseModel
 
 logger = structlog.get_logger(__name__)
@@ -134,9 +135,7 @@ def platform_bypass(
         logger.info("platform_bypass", reason=reason, actor=str(getattr(actor, "pk", actor) or "system"))
     with _db_settings(**{BYPASS_SETTING: "on", TENANT_SETTING: ""}), scopes_disabled():
         if audit:
-            from audit.services import audit_record  # audit depends on core, not the reverse
-
-            audit_record(
+            record_audit(
                 action="platform.bypass", details={"reason": reason}, actor=actor, system=actor is None
             )
         yield

@@ -29,6 +29,7 @@ from audit.models import Severity
 from audit.services import audit_record
 from core.errors import InvalidInput, PermissionDeniedError
 from core.tenancy import tenant_context
+from tenants.models import Membership
 
 # System roles that may do anything to their tenant's objects, without a per-object grant.
 TENANT_WIDE_ROLES = ("owner", "admin")
@@ -36,8 +37,6 @@ TENANT_WIDE_ROLES = ("owner", "admin")
 
 def _role_slug_in_tenant(user: Any, tenant_id: Any) -> str | None:
     """The slug of the user's system role in the tenant; "" for a custom role; None: no member."""
-    from tenants.models import Membership  # tenants depends on accounts, not the reverse
-
     # Memberships are tenant-scoped (django-scopes and RLS): read them as that tenant.
     with tenant_context(tenant_id):
         row = (

@@ -10,10 +10,11 @@ from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from accounts.models import Role
+from accounts.models import Role, User
 from core.rows import Columns, prepared_cursor, relate
-from core.tenancy import settings_statement
+from core.tenancy import settings_statement, user_context
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
+from tenants.selectors_config import get_setting
 
 _MEMBERSHIP, _TENANT, _ROLE = Columns(Membership, "m"), Columns(Tenant, "t"), Columns(Role, "r")
 _MEMBERSHIP_SQL = (
@@ -99,3 +100,12 @@ def invite_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Invite
     if status:
         qs = qs.filter(effective_status=status)
     return qs
+
+
+def tenants_require_mfa(user: User) -> bool:
+    """Whether a tenant of the user's demands a second factor: the tenant's own rule, or the
+    platform's `security.require_2fa` setting for it (accounts' login asks, through a hook)."""
+    # The user's own memberships, across tenants, through the RLS own-rows policy.
+    with user_context(user), scopes_disabled():
+        rows = list(Membership.objects.filter(user=user).values_list("tenant_id", "tenant__require_2fa"))
+    return any(required or get_setting(tenant_id, "security.require_2fa") for tenant_id, required in rows)

@@ -27,12 +27,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from accounts.rbac import TENANT_WIDE_ROLES
 from core import crypto
 from core.errors import InvalidInput, NotFound
 from core.tenancy import tenant_context
 from tenants import settings_registry
 from tenants.models import Environment, FeatureFlag, Membership, Secret, Setting, SettingVersion, Tenant
+from tenants.rbac import TENANT_WIDE_ROLES
 from tenants.settings_registry import SettingDefinition
 
 BUCKETS = 10_000

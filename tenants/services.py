@@ -10,13 +10,14 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import permissions as registry
-from accounts.models import Role
+from accounts.models import Role, User
+from accounts.services.users import user_create
 from audit.models import Severity
 from audit.services import audit_record, changes
-from billing.services import billing_tenant_setup
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import tenant_context
 from tenants import selectors
+from tenants.hooks import tenant_created
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant, TenantStatus
 
 # Platform admins outrank every tenant role.
@@ -52,7 +53,7 @@ TENANT_FIELDS = [
     "require_2fa",
 ]
 # Fields that only platform staff change: they are what the tenant pays for.
-PLATFORM_ONLY_FIELDS = {"resource_limits", "plan"}
+PLATFORM_ONLY_FIELDS = {"resource_limits"}
 
 
 @transaction.atomic
@@ -79,17 +80,26 @@ def tenant_create(
         )
         if owner is not None:
             membership_create(tenant=tenant, user=owner, role=system_role("owner"), actor=actor)
-        billing_tenant_setup(tenant=tenant, actor=actor, owner=owner)  # credits, plan, included grant
+        tenant_created.send(tenant=tenant, actor=actor, owner=owner)  # billing: credits, subscription
     return tenant
 
 
 @transaction.atomic
+def signup(*, email: str, password: str, tenant_name: str, full_name: str = "") -> User:
+    """Sign up: the user, their tenant and the owner membership, all or nothing."""
+    user = user_create(email=email, password=password, full_name=full_name)
+    tenant_create(actor=user, owner=user, name=tenant_name, admin_email=user.email)
+    return user
+
+
+@transaction.atomic
 def tenant_update(*, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Tenant:
-    """Change a tenant's profile; plan and resource limits are for platform staff only."""
+    """Change a tenant's profile; resource limits are for platform staff only. The plan is
+    billing's (billing.services.subscription_update keeps `tenant.plan` in step)."""
     forbidden = sorted(set(data) & PLATFORM_ONLY_FIELDS) if not actor.is_platform_staff else []
     if forbidden:
         raise PermissionDeniedError(
-            "Only platform staff change a tenant's plan and resource limits.",
+            "Only platform staff change a tenant's resource limits.",
             code="platform_staff_only",
             errors={f: ["Only platform staff may change this."] for f in forbidden},
         )
@@ -108,14 +118,6 @@ def tenant_update(*, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Tenant
         audit_record(
             action="tenant.updated", tenant=tenant, target=tenant, details={"changes": diff}, actor=actor
         )
-    if "plan" in diff:
-        # The subscription is what billing charges by; keep it on the same plan (it mirrors
-        # tenant.plan back when changed on its own side, so neither path recurses).
-        from billing.selectors import subscription_get
-        from billing.services.credits import subscription_update
-
-        if subscription_get(tenant=tenant) is not None:
-            subscription_update(tenant=tenant, actor=actor, data={"plan": tenant.plan})
     return tenant
 
 

@@ -60,11 +60,6 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
         return str(self.context["raw_key"])
 
 
-def _acting_key(request: Request) -> ApiKey | None:
-    auth: Any = request.auth  # DRF types it as a token; API-key authentication sets the ApiKey
-    return auth if getattr(auth, "is_api_key", False) else None
-
-
 class ApiKeyListCreateApi(TenantScopedApi):
     """The tenant's API keys; create one (scopes within your own permissions)."""
 
@@ -99,7 +94,11 @@ class ApiKeyListCreateApi(TenantScopedApi):
         data = self.ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         api_key, raw_key = services.api_key_create(
-            tenant=self.tenant, actor=request.user, acting_key=_acting_key(request), **data.validated_data
+            tenant=self.tenant,
+            actor=request.user,
+            actor_permissions=self.access.permissions,
+            acting_key=self.access.api_key,
+            **data.validated_data,
         )
         body = ApiKeyCreatedOutput(api_key, context={"raw_key": raw_key}).data
         # The key is in this body: no cache, no shared proxy, may keep a copy.
@@ -124,6 +123,6 @@ class ApiKeyRevokeApi(TenantScopedApi):
     def post(self, request: Request, tenant_id: Any, api_key_id: Any) -> Response:
         api_key = self.get_or_404(selectors.api_key_list(tenant=self.tenant), pk=api_key_id)
         api_key = services.api_key_revoke(
-            api_key=api_key, actor=request.user, acting_key=_acting_key(request)
+            api_key=api_key, actor=request.user, actor_permissions=self.access.permissions
         )
         return Response(ApiKeyOutput(api_key).data)

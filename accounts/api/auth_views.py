@@ -10,21 +10,17 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from django_scopes import scopes_disabled
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import permissions as registry
 from accounts.models import User, UserManager, UserSession
 from accounts.services import auth, mfa
-from accounts.services.users import user_register
-from core.api import BaseApi
+from core.api import PLATFORM_STAFF, BaseApi, PlatformApi
 from core.errors import InvalidInput, NotFound, PermissionDeniedError
 from core.throttling import AuthRateThrottle
-from tenants.models import Membership
 
 
 def password_field() -> serializers.CharField:
@@ -73,30 +69,6 @@ class AuthApi(BaseApi):
     throttle_classes = [AuthRateThrottle]
 
 
-class RegisterApi(AuthApi):
-    class RegisterInput(serializers.Serializer):
-        email = serializers.EmailField()
-        password = password_field()
-        full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        tenant_name = serializers.CharField(max_length=200)
-        device_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-    @extend_schema(
-        request=RegisterInput, responses={201: TokensOutput}, operation_id="auth_register", auth=[]
-    )
-    def post(self, request: Request) -> Response:
-        """Sign up: the user, their tenant and the owner membership, in one transaction."""
-        data = self.RegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        device = values.pop("device_name", "")
-        user = user_register(**values)
-        tokens = auth.session_start(
-            user=user, request=_django_request(request), device_name=device, mfa_verified=False
-        )
-        return Response(tokens.as_dict(), status=status.HTTP_201_CREATED)
-
-
 class LoginInput(serializers.Serializer):
     email = serializers.EmailField()
     password = password_field()
@@ -107,7 +79,7 @@ class LoginInput(serializers.Serializer):
 
 
 class LoginApi(AuthApi):
-    qm_atomic = False  # a refused login is recorded and counts towards the lockout
+    dangerously_commit_errors = True  # a refused login is recorded and counts towards the lockout
 
     @extend_schema(request=LoginInput, responses=LoginOutput, operation_id="auth_login", auth=[])
     def post(self, request: Request) -> Response:
@@ -142,7 +114,7 @@ class LoginApi(AuthApi):
 
 
 class LoginMfaApi(AuthApi):
-    qm_atomic = False  # a wrong code is recorded and counts towards the throttle
+    dangerously_commit_errors = True  # a wrong code is recorded and counts towards the throttle
 
     class LoginMfaInput(serializers.Serializer):
         challenge_token = serializers.CharField()
@@ -219,7 +191,7 @@ class LoginMfaEnrollConfirmApi(AuthApi):
 
 
 class RefreshApi(AuthApi):
-    qm_atomic = False  # a detected reuse revokes the session even though the request fails
+    dangerously_commit_errors = True  # a detected reuse revokes the session even though the request fails
 
     class RefreshInput(serializers.Serializer):
         refresh = serializers.CharField()
@@ -245,52 +217,6 @@ class LogoutApi(BaseApi):
             raise PermissionDeniedError("Log out with the session's own access token.", code="no_session")
         auth.session_revoke(session=session, actor=self.user, reason="logout")
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeApi(BaseApi):
-    @extend_schema(
-        responses=inline_serializer(
-            "MeOutput", {"user": serializers.DictField(), "memberships": serializers.ListField()}
-        ),
-        operation_id="auth_me",
-    )
-    def get(self, request: Request) -> Response:
-        """Who am I: the user, their memberships and what each lets them do."""
-        user = self.user
-        with scopes_disabled():  # the caller's own memberships, across tenants (RLS own-rows)
-            memberships = list(
-                Membership.objects.filter(user=user)
-                .select_related("tenant", "role", "team")
-                .order_by("tenant__name")
-            )
-        return Response(
-            {
-                "user": {
-                    "id": str(user.pk),
-                    "email": user.email,
-                    "username": user.username,
-                    "full_name": user.full_name,
-                    "platform_role": user.platform_role,
-                    "mfa_enabled": mfa.mfa_enabled(user),
-                    "date_joined": user.date_joined,
-                },
-                "memberships": [
-                    {
-                        "id": str(m.pk),
-                        "tenant": {
-                            "id": str(m.tenant.pk),
-                            "name": m.tenant.name,
-                            "slug": m.tenant.slug,
-                            "status": m.tenant.status,
-                        },
-                        "role": {"id": str(m.role.pk), "slug": m.role.slug, "name": m.role.name},
-                        "team": {"id": str(m.team.pk), "slug": m.team.slug} if m.team else None,
-                        "permissions": sorted(registry.effective_permissions(user=user, role=m.role)),
-                    }
-                    for m in memberships
-                ],
-            }
-        )
 
 
 class SessionOutput(serializers.ModelSerializer[UserSession]):
@@ -341,7 +267,7 @@ class SessionDetailApi(BaseApi):
 
 
 class PasswordChangeApi(BaseApi):
-    qm_atomic = False  # a wrong current password is recorded and counts towards the lockout
+    dangerously_commit_errors = True  # a wrong current password is recorded and counts towards the lockout
 
     class PasswordChangeInput(serializers.Serializer):
         current_password = password_field()
@@ -448,7 +374,7 @@ class TotpConfirmApi(BaseApi):
 
 
 class TotpDisableApi(BaseApi):
-    qm_atomic = False  # a wrong code counts towards the throttle
+    dangerously_commit_errors = True  # a wrong code counts towards the throttle
 
     @extend_schema(request=CodeInput, responses={204: None}, operation_id="auth_totp_disable")
     def post(self, request: Request) -> Response:
@@ -459,7 +385,9 @@ class TotpDisableApi(BaseApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserUnlockApi(BaseApi):
+class UserUnlockApi(PlatformApi):
+    permission_map = {"POST": PLATFORM_STAFF}
+
     @extend_schema(
         request=None,
         responses=inline_serializer("UnlockOutput", {"attempts_cleared": serializers.IntegerField()}),
@@ -467,8 +395,6 @@ class UserUnlockApi(BaseApi):
     )
     def post(self, request: Request, user_id: Any) -> Response:
         """Platform staff: lift a login lockout now."""
-        if not self.user.is_platform_staff:
-            raise PermissionDeniedError("Only platform staff unlock accounts.", code="platform_staff_only")
         user = User.objects.filter(pk=user_id).first()
         if user is None:
             raise NotFound()

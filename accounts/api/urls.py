@@ -3,7 +3,6 @@ from django.urls import path
 from accounts.api import auth_views as v
 
 urlpatterns = [
-    path("auth/register", v.RegisterApi.as_view(), name="auth-register"),
     path("auth/login", v.LoginApi.as_view(), name="auth-login"),
     path("auth/login/mfa", v.LoginMfaApi.as_view(), name="auth-login-mfa"),
     path("auth/login/mfa/enroll", v.LoginMfaEnrollApi.as_view(), name="auth-login-mfa-enroll"),
@@ -14,7 +13,6 @@ urlpatterns = [
     ),
     path("auth/refresh", v.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", v.LogoutApi.as_view(), name="auth-logout"),
-    path("auth/me", v.MeApi.as_view(), name="auth-me"),
     path("auth/sessions", v.SessionListApi.as_view(), name="auth-sessions"),
     path("auth/sessions/<uuid:session_id>", v.SessionDetailApi.as_view(), name="auth-session"),
     path("auth/password/change", v.PasswordChangeApi.as_view(), name="auth-password-change"),

@@ -37,17 +37,6 @@ def _invalid(field: str, messages: list[str]) -> InvalidInput:
     return InvalidInput("Some fields are invalid.", code="validation_error", errors={field: messages})
 
 
-def _held_permissions(*, actor: Any, tenant: Any, acting_key: ApiKey | None) -> frozenset[str]:
-    """What `actor` may do in `tenant` right now; through a key, only within the key's scopes."""
-    from tenants.selectors import membership_for  # tenants depends on accounts, not the reverse
-
-    membership = membership_for(user=actor, tenant=tenant)
-    held = registry.effective_permissions(user=actor, role=membership.role if membership else None)
-    if acting_key is not None:
-        held = held & frozenset(acting_key.scopes)
-    return held
-
-
 def _acting_key(acting_key: ApiKey | None) -> ApiKey | None:
     # The request's key, when the caller did not pass it: a service cannot be tricked into
     # treating a key-authenticated call as the user's own by a view that forgot to say so.
@@ -102,10 +91,12 @@ def api_key_create(
     allowed_ips: Iterable[str] = (),
     rate_limit_per_minute: int = 600,
     expires_at: datetime | None = None,
+    actor_permissions: frozenset[str],
     acting_key: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key for `tenant` acting as `actor`, within the actor's permissions; return the
-    key and the raw secret, which is shown once and never stored."""
+    """Create a key for `tenant` acting as `actor`, within `actor_permissions` (what the actor may
+    do in the tenant: the gate's `TenantAccess.permissions`); return the key and the raw secret,
+    which is shown once and never stored."""
     if _acting_key(acting_key) is not None:
         # A key minting keys could shed its own IP allow-list, rate limit and expiry.
         raise PermissionDeniedError(
@@ -121,8 +112,7 @@ def api_key_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise _invalid("expires_at", ["Must be in the future."])
     networks = normalize_allowed_ips(allowed_ips)
-    held = _held_permissions(actor=actor, tenant=tenant, acting_key=None)
-    granted = _check_scopes(scopes=scopes, held=held)
+    granted = _check_scopes(scopes=scopes, held=actor_permissions)
 
     raw_key = generate_key()
     api_key = ApiKey.objects.create(
@@ -154,17 +144,17 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: Any, acting_key: ApiKey | None = None) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, actor: Any, actor_permissions: frozenset[str]) -> ApiKey:
     """Revoke a key: its next request is refused. One's own keys need api_keys:write (which the
-    endpoint checks); anyone else's need api_keys:admin."""
+    endpoint checks); anyone else's need api_keys:admin. `actor_permissions`: what the actor may
+    do in the key's tenant (through a key, within its scopes: the gate's
+    `TenantAccess.permissions`)."""
     api_key = ApiKey.objects.select_for_update().select_related("created_by").get(pk=api_key.pk)
-    if api_key.created_by_id != actor.pk:
-        held = _held_permissions(actor=actor, tenant=api_key.tenant_id, acting_key=_acting_key(acting_key))
-        if "api_keys:admin" not in held:
-            raise PermissionDeniedError(
-                "Revoking another person's API key needs the api_keys:admin permission.",
-                code="missing_permission",
-            )
+    if api_key.created_by_id != actor.pk and "api_keys:admin" not in actor_permissions:
+        raise PermissionDeniedError(
+            "Revoking another person's API key needs the api_keys:admin permission.",
+            code="missing_permission",
+        )
     if api_key.revoked_at is not None:
         raise Conflict("This API key is already revoked.", code="already_revoked")
     api_key.revoked_at = timezone.now()

@@ -24,11 +24,11 @@ from django.db import transaction
 from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
+from accounts.hooks import tenants_require_mfa
 from accounts.models import TOTP_KEY_PLACEHOLDER, TOTP_SEED_BYTES, EncryptedTOTPDevice, TOTPSeed, User
 from audit.models import Severity
 from audit.services import audit_record
 from core.errors import Conflict, DomainError, RetryLater
-from core.tenancy import user_context
 
 BACKUP_CODE_COUNT = 10
 BACKUP_CODE_SALT = "qm.auth.backup-code"
@@ -64,19 +64,9 @@ def confirmed_totp_device(user: Any) -> EncryptedTOTPDevice | None:
 
 def mfa_demanded_by_rules(user: User) -> bool:
     """Do the rules demand 2FA of this user: platform staff (in production), or a tenant of theirs?"""
-    from django_scopes import scopes_disabled
-
-    from tenants.models import Membership
-
     if settings.QM_STAFF_REQUIRE_2FA and user.is_platform_staff:
         return True
-    from tenants.selectors_config import get_setting
-
-    # The user's own memberships, across tenants, through the RLS own-rows policy: a tenant's
-    # own rule, or the platform's `security.require_2fa` setting for that tenant.
-    with user_context(user), scopes_disabled():
-        tenants = list(Membership.objects.filter(user=user).values_list("tenant_id", "tenant__require_2fa"))
-    return any(required or get_setting(tenant_id, "security.require_2fa") for tenant_id, required in tenants)
+    return tenants_require_mfa(user)
 
 
 # --- Challenges between password and code -------------------------------------------------------

@@ -30,10 +30,8 @@ def user_bootstrap_platform_admin(*, email: str, password: str) -> tuple[User, b
 
 
 @transaction.atomic
-def user_register(*, email: str, password: str, tenant_name: str, full_name: str = "") -> User:
-    """Sign up: the user, their tenant and the owner membership, all or nothing."""
-    from tenants.services import tenant_create
-
+def user_create(*, email: str, password: str, full_name: str = "") -> User:
+    """A new user who signed up (tenants.services.signup adds their tenant and membership)."""
     email = UserManager.normalize_email(email)
     if User.objects.filter(email=email).exists():
         raise InvalidInput(
@@ -50,7 +48,6 @@ def user_register(*, email: str, password: str, tenant_name: str, full_name: str
         ) from exc
     user.set_password(password)
     user.save()
-    tenant_create(actor=user, owner=user, name=tenant_name, admin_email=email)
     return user
 
 

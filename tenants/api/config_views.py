@@ -7,7 +7,7 @@ and marked `Cache-Control: no-store`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -15,8 +15,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api import BaseApi, TenantScopedApi
-from core.errors import InvalidInput, NotFound, PermissionDeniedError
+from core.api import PLATFORM_ADMIN, PLATFORM_STAFF, PlatformApi, TenantScopedApi
+from core.errors import InvalidInput, NotFound
 from core.hygiene import DecimalField
 from core.tenancy import platform_bypass
 from tenants import selectors
@@ -40,32 +40,6 @@ REASON_PARAM = OpenApiParameter(
 
 def _environment(request: Request) -> str:
     return sel.current_environment(request.query_params.get("environment") or None)
-
-
-def _paginate(view: Any, items: list[Any], serializer_class: Any) -> Response:
-    paginator = view.pagination_class()
-    page = paginator.paginate_queryset(items, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-def _via_api_key(request: Request) -> bool:
-    return bool(getattr(request.auth, "is_api_key", False))
-
-
-class PlatformApi(BaseApi):
-    """A platform-level view: platform staff read, platform admins write; never an API key
-    (a key belongs to a tenant, whoever created it)."""
-
-    pagination_class: ClassVar[Any] = TenantScopedApi.pagination_class
-    write_needs_admin: ClassVar[bool] = True
-
-    def check_permissions(self, request: Request) -> None:
-        super().check_permissions(request)
-        user: Any = request.user
-        if _via_api_key(request) or not user.is_platform_staff:
-            raise PermissionDeniedError("This is for platform staff.", code="platform_staff_only")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not user.is_platform_admin:
-            raise PermissionDeniedError("Only platform admins change this.", code="platform_admin_only")
 
 
 # --- Settings ---------------------------------------------------------------------------------
@@ -179,7 +153,7 @@ class SettingListApi(TenantScopedApi):
     )
     def get(self, request: Request, tenant_id: Any) -> Response:
         views = sel.setting_list(tenant=self.tenant, environment=_environment(request))
-        return _paginate(self, views, SettingOutput)
+        return self.paginated(views, SettingOutput)
 
 
 class SettingDetailApi(TenantScopedApi):
@@ -286,19 +260,21 @@ class SettingRevealApi(TenantScopedApi):
 class PlatformSettingListApi(PlatformApi):
     """Platform staff: every setting's platform default (its own value, or the code default)."""
 
+    permission_map = {"GET": PLATFORM_STAFF}
+
     @extend_schema(
         responses=SettingOutput(many=True),
         parameters=[ENVIRONMENT_PARAM],
         operation_id="platform_settings_list",
     )
     def get(self, request: Request) -> Response:
-        return _paginate(
-            self, sel.setting_list(tenant=None, environment=_environment(request)), SettingOutput
-        )
+        return self.paginated(sel.setting_list(tenant=None, environment=_environment(request)), SettingOutput)
 
 
 class PlatformSettingDetailApi(PlatformApi):
     """Platform staff read a default; platform admins set or reset it."""
+
+    permission_map = {"GET": PLATFORM_STAFF, "PUT": PLATFORM_ADMIN, "DELETE": PLATFORM_ADMIN}
 
     @extend_schema(
         responses=SettingOutput, parameters=[ENVIRONMENT_PARAM], operation_id="platform_setting_get"
@@ -340,6 +316,8 @@ class PlatformSettingDetailApi(PlatformApi):
 
 
 class PlatformSettingVersionListApi(PlatformApi):
+    permission_map = {"GET": PLATFORM_STAFF}
+
     @extend_schema(
         responses=SettingVersionOutput(many=True),
         parameters=[ENVIRONMENT_PARAM],
@@ -357,6 +335,8 @@ class PlatformSettingVersionListApi(PlatformApi):
 
 
 class PlatformSettingRollbackApi(PlatformApi):
+    permission_map = {"POST": PLATFORM_ADMIN}
+
     @extend_schema(
         request=SettingRollbackInput,
         responses=SettingOutput,
@@ -375,6 +355,8 @@ class PlatformSettingRollbackApi(PlatformApi):
 
 
 class PlatformSettingRevealApi(PlatformApi):
+    permission_map = {"POST": PLATFORM_ADMIN}
+
     @extend_schema(
         request=None,
         responses=SettingRevealOutput,
@@ -547,7 +529,7 @@ class FlagEvaluateApi(TenantScopedApi):
                 code="validation_error",
                 errors={"subject": ["At most 200 characters."]},
             )
-        membership = request.membership  # type: ignore[attr-defined]  # set by TenantScopedApi
+        membership = self.access.membership
         # The caller's own role is at hand; anyone else's is looked up by the selector.
         role = membership.role.slug if subject == str(request.user.pk) and membership else None
         environment = _environment(request)
@@ -562,6 +544,8 @@ class FlagEvaluateApi(TenantScopedApi):
 
 class PlatformFlagListCreateApi(PlatformApi):
     """Platform staff: the platform-wide flags; platform admins create them."""
+
+    permission_map = {"GET": PLATFORM_STAFF, "POST": PLATFORM_ADMIN}
 
     @extend_schema(
         responses=FlagOutput(many=True),
@@ -596,6 +580,8 @@ class PlatformFlagListCreateApi(PlatformApi):
 
 
 class PlatformFlagDetailApi(PlatformApi):
+    permission_map = {"GET": PLATFORM_STAFF, "PATCH": PLATFORM_ADMIN, "DELETE": PLATFORM_ADMIN}
+
     def _flag(self, flag_id: Any) -> FeatureFlag:
         flag = sel.flag_list(tenant=None).filter(pk=flag_id).first()
         if flag is None:
@@ -708,8 +694,8 @@ class SecretApi(TenantScopedApi):
     def visibility(self) -> sel.SecretVisibility:
         return sel.secret_visibility(
             user=self.request.user,
-            membership=self.request.membership,  # type: ignore[attr-defined]  # set by TenantScopedApi
-            via_api_key=_via_api_key(self.request),
+            membership=self.access.membership,
+            via_api_key=self.access.api_key is not None,
         )
 
     def _secret(self, secret_id: Any) -> Secret:

@@ -87,9 +87,6 @@ class TenantDetailApi(TenantScopedApi):
         timezone = serializers.CharField(max_length=64, required=False)
         model_defaults = serializers.JSONField(required=False)
         resource_limits = serializers.JSONField(required=False, help_text="Platform staff only.")
-        plan = serializers.ChoiceField(
-            choices=PlanCode.choices, required=False, help_text="Platform staff only."
-        )
         require_2fa = serializers.BooleanField(required=False, help_text="Needs tenant:admin.")
 
     @extend_schema(responses=TenantOutput, operation_id="tenant_get")
@@ -98,6 +95,15 @@ class TenantDetailApi(TenantScopedApi):
 
     @extend_schema(request=TenantUpdateInput, responses=TenantOutput, operation_id="tenant_update")
     def patch(self, request: Request, tenant_id: Any) -> Response:
+        if isinstance(request.data, dict) and "plan" in request.data:
+            # Billing owns the plan (it is what it charges by): one place changes it.
+            raise InvalidInput(
+                "Some fields are invalid.",
+                code="validation_error",
+                errors={
+                    "plan": [f"Change the plan with PATCH /api/v1/tenants/{self.tenant.pk}/subscription."]
+                },
+            )
         data = self.TenantUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         tenant = services.tenant_update(

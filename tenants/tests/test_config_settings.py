@@ -655,7 +655,13 @@ def test_platform_settings__through_an_api_key_of_a_platform_admin__403(tenant, 
 
     member(tenant, "owner", user=platform_admin)
     with tenant_context(tenant):
-        _, raw = api_key_create(tenant=tenant, actor=platform_admin, name="k", scopes=["settings:read"])
+        _, raw = api_key_create(
+            tenant=tenant,
+            actor=platform_admin,
+            name="k",
+            scopes=["settings:read"],
+            actor_permissions=frozenset({"settings:read"}),
+        )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
 

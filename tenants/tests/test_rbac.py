@@ -1,14 +1,14 @@
-"""Object permissions through accounts.rbac (django-guardian), tried on teams until agents exist."""
+"""Object permissions through tenants.rbac (django-guardian), tried on teams until agents exist."""
 
 from __future__ import annotations
 
 import pytest
 
 from accounts.models import User
-from accounts.rbac import rbac_grant, rbac_has_perm, rbac_revoke
 from accounts.tests.factories import UserFactory
 from core.errors import InvalidInput, PermissionDeniedError
 from core.tenancy import platform_bypass
+from tenants.rbac import rbac_grant, rbac_has_perm, rbac_revoke
 from tenants.tests.factories import RoleFactory, TeamFactory, TenantFactory, member
 from tenants.tests.test_tenants_api import audit_entries
 

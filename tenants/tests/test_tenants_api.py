@@ -140,17 +140,29 @@ def test_tenant_update__admin__changes_name_and_audits_old_and_new(as_user, tena
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("field", "value"), [("resource_limits", {"max_agents": 999}), ("plan", "enterprise")]
-)
-def test_tenant_update__owner_changes_paid_field__403_platform_staff_only(
-    as_user, tenant, owner, field, value
-):
-    response = as_user(owner).patch(f"/api/v1/tenants/{tenant.pk}/", {field: value}, format="json")
+def test_tenant_update__owner_changes_resource_limits__403_platform_staff_only(as_user, tenant, owner):
+    response = as_user(owner).patch(
+        f"/api/v1/tenants/{tenant.pk}/", {"resource_limits": {"max_agents": 999}}, format="json"
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "platform_staff_only"
-    assert field in response.json()["errors"]
+    assert "resource_limits" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["owner", "platform_admin"])
+def test_tenant_update__plan__400_pointing_at_the_subscription(as_user, tenant, owner, platform_admin, who):
+    caller = owner if who == "owner" else platform_admin
+
+    response = as_user(caller).patch(f"/api/v1/tenants/{tenant.pk}/", {"plan": "enterprise"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "plan": [f"Change the plan with PATCH /api/v1/tenants/{tenant.pk}/subscription."]
+    }
+    tenant.refresh_from_db()
+    assert tenant.plan != "enterprise"
 
 
 @pytest.mark.django_db
@@ -293,14 +305,18 @@ def test_inactive_user__with_a_valid_membership__gets_nothing(as_user, tenant):
 
 
 @pytest.mark.django_db
-def test_tenant_update__platform_admin_changes_plan__the_subscription_follows(as_user, platform_admin):
+def test_subscription_update__plan_changed__the_tenants_plan_follows(as_user, platform_admin):
+    """Billing owns the plan; the tenant's `plan` is a copy that billing's one service writes."""
     from billing.models import Subscription
 
     client = as_user(platform_admin)
     created = client.post("/api/v1/tenants/", {"name": "Planner", "admin_email": "p@example.com"}).json()
 
-    response = client.patch(f"/api/v1/tenants/{created['id']}/", {"plan": "growth"}, format="json")
+    response = client.patch(
+        f"/api/v1/tenants/{created['id']}/subscription", {"plan": "growth"}, format="json"
+    )
 
-    assert response.status_code == 200
+    assert response.status_code == 200, response.json()
     with platform_bypass(reason="test", log=False):
         assert Subscription.objects.get(tenant_id=created["id"]).plan.code == "growth"
+    assert client.get(f"/api/v1/tenants/{created['id']}/").json()["plan"] == "growth"

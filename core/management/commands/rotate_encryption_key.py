@@ -16,9 +16,8 @@ import pgtrigger
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Model, Q, QuerySet
 
-from audit.models import Severity
-from audit.services import audit_record
 from core import crypto
+from core.hooks import record_audit
 from core.tenancy import platform_bypass
 
 REASON = "manage.py rotate_encryption_key"
@@ -70,9 +69,9 @@ class Command(BaseCommand):
             label = model._meta.label
             rotated[label] = self._rotate_model(model, ring, prefix, totals[label], batch_size, failures)
         with platform_bypass(reason=REASON, log=False):
-            audit_record(
+            record_audit(
                 action="encryption.key_rotated",
-                severity=Severity.WARNING if failures else Severity.INFO,
+                severity="warning" if failures else "info",
                 # A list, not a dict keyed by model: the audit log masks keys that look secret
                 # ("tenants.Secret"). Only the models whose values moved (the list of every
                 # model walked is `crypto.encrypted_models()`).

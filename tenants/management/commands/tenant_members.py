@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.commands import TenantCommand
+from tenants.commands import TenantCommand
 from tenants.selectors import member_list
 
 

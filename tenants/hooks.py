@@ -1,0 +1,12 @@
+"""What tenants set off in the apps above it (core.hooks explains the pattern).
+
+- `tenant_created`: sent by `tenant_create` inside its transaction, in the new tenant's context,
+  with `tenant`, `actor` and `owner` (None, or the user who became its first owner). Billing
+  subscribes: the credit account, the subscription on `tenant.plan`, the first included credits.
+"""
+
+from __future__ import annotations
+
+from core.hooks import Event
+
+tenant_created: Event[...] = Event("tenant_created")
