@@ -19,7 +19,7 @@ class ThresholdListCreateApi(TenantScopedApi):
     """Low-balance thresholds: each alerts (audit entry billing.low_balance) once per crossing."""
 
     permission_map = {"GET": "credits:read", "POST": "credits:admin"}
-    # A bare array, not a page: an account has at most ten (billing.services.credits.MAX_THRESHOLDS).
+    # A bare array, not a page: an account has at most ten (billing.services.account_settings.MAX_THRESHOLDS).
     pagination_class = None
 
     class ThresholdCreateInput(serializers.Serializer):
