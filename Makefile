@@ -36,6 +36,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
 
 # Known vulnerabilities in the pinned dependencies (needs PyPI's JSON API or OSV; not in CI,
 # whose network reaches only the package index).
