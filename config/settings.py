@@ -162,9 +162,6 @@ DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "quartermas
 # bind on the client. Django's default (None) would prepare nothing. Behind PgBouncer in
 # transaction mode, this needs PgBouncer >= 1.21 with max_prepared_statements set.
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
-if env.str("DATABASE_REPLICA_URL", default=""):
-    DATABASES["replica"] = _database("DATABASE_REPLICA_URL")
-    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -307,12 +304,11 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 API_MAX_BATCH_BODY_BYTES = env.int("API_MAX_BATCH_BODY_BYTES", default=8 * 1024 * 1024)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
+# simplejwt signs and checks the tokens; sessions, rotation and reuse detection are ours
+# (accounts.services.auth), so none of its view settings (rotation, blacklist, last login) apply.
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=14)),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
