@@ -22,7 +22,7 @@ from core.api import BaseApi, TenantScopedApi
 
 
 class NoopApi(BaseApi):
-    allow_api_keys = True
+    dangerously_allow_api_keys = True
 
     def post(self, request: Request) -> HttpResponse:
         return HttpResponse(b"{}", status=201, content_type="application/json")

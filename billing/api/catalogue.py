@@ -14,7 +14,7 @@ from core.api import BaseApi
 class PlanListApi(BaseApi):
     """The plans on offer."""
 
-    allow_api_keys = True  # a public price list: nothing a key could misuse
+    dangerously_allow_api_keys = True  # a public price list: nothing a key could misuse
 
     @extend_schema(responses=PlanOutput(many=True), operation_id="billing_plans_list")
     def get(self, request: Request) -> Response:
@@ -24,7 +24,7 @@ class PlanListApi(BaseApi):
 class PriceListApi(BaseApi):
     """Model prices with their effective dates (every row: the history matters)."""
 
-    allow_api_keys = True  # agent runtimes estimate holds from these
+    dangerously_allow_api_keys = True  # agent runtimes estimate holds from these
 
     @extend_schema(
         responses=PriceOutput(many=True),
