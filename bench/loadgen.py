@@ -19,10 +19,15 @@ Request = tuple[str, str, dict[str, str], bytes, int]
 @dataclass
 class Outcome:
     seconds: float = 0.0
-    requests: int = 0
+    requests: int = 0  # sent and answered inside the window: the rates
     events: int = 0
+    # Answered (2xx/3xx) inside the window, whenever sent: the denominators of CPU per request,
+    # read over the same window.
+    completed: int = 0
+    completed_events: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
+    per_port: Counter[int] = field(default_factory=Counter)  # requests per server port
 
     @property
     def rate(self) -> float:
@@ -78,6 +83,7 @@ async def _read(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
 async def _client(
     host: str, port: int, make: Callable[[], Request], start: float, stop: float, out: Outcome
 ) -> None:
+    """One connection to `port`, reopened when the server closes it."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     while time.monotonic() < stop:
@@ -94,8 +100,12 @@ async def _client(
             writer = None
             continue
         done = time.monotonic()
+        if start <= done <= stop and status < 400:
+            out.completed += 1
+            out.completed_events += request[4]
         if sent >= start and done <= stop:
             out.requests += 1
+            out.per_port[port] += 1
             out.statuses[status] += 1
             if status < 400:
                 out.events += request[4]
@@ -108,16 +118,42 @@ async def _client(
 
 
 def run(
-    *, host: str, port: int, clients: int, seconds: float, warmup: float, make: Callable[[], Request]
+    *,
+    host: str,
+    ports: list[int],
+    clients: int,
+    seconds: float,
+    warmup: float,
+    make: Callable[[], Request],
+    on_start: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> Outcome:
     """`clients` connections sending requests back to back for warmup + seconds; only requests
-    sent and answered in the measured window count."""
+    sent and answered in the measured window count.
+
+    Client i connects to `ports[i % len(ports)]`: with one server per worker, the connections
+    are spread over the workers evenly and in the same way on every run (one server with
+    several workers lets the kernel place them, and with keep-alive a worker can end up with
+    most of them while others idle). `on_start` and `on_stop` run at the window's edges (CPU
+    readings).
+    """
+
+    async def clock(start: float, stop: float) -> None:
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        if on_start is not None:
+            on_start()
+        await asyncio.sleep(max(0.0, stop - time.monotonic()))
+        if on_stop is not None:
+            on_stop()
 
     async def main() -> Outcome:
         out = Outcome()
         now = time.monotonic()
         start, stop = now + warmup, now + warmup + seconds
-        await asyncio.gather(*(_client(host, port, make, start, stop, out) for _ in range(clients)))
+        await asyncio.gather(
+            clock(start, stop),
+            *(_client(host, ports[i % len(ports)], make, start, stop, out) for i in range(clients)),
+        )
         out.seconds = seconds
         return out
 
