@@ -62,8 +62,10 @@ requirements: $(STAMP)
 clean-data:
 	rm -rf .data
 
-# The billing benchmark (bench/README.md): charges/s over HTTP beside pgbench and a no-op
-# endpoint, on the embedded PostgreSQL unless DATABASE_URL is set. Not part of `make test`.
+# The billing benchmark (bench/README.md): the database's CPU per HTTP charge against pgbench's
+# for the same statements, the web workers' against a bare WSGI reference, batches against
+# pgbench's, charges/s; issue 11's ratios in one table. On the embedded PostgreSQL unless
+# DATABASE_URL is set (BENCH_ARGS="--database NAME --port N" beside another run). Not in `make test`.
 .PHONY: bench-billing
 bench-billing: $(STAMP)
 	$(WITH_DB) $(PY) -m bench.billing_bench $(BENCH_ARGS)
