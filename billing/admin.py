@@ -8,12 +8,13 @@ past charges were computed from them. Requests run under the platform bypass (co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.http import HttpRequest
 from unfold.decorators import display
 
+from accounts.models import User
 from billing import services
 from billing.models import CreditAccount, CreditTransaction, ModelPrice, Plan, Reservation, Subscription
 from core.admin_bypass import PlatformStaffAdminMixin, ReadOnlyAdmin
@@ -52,7 +53,7 @@ class ModelPriceAdmin(ReadOnlyAdmin):
 
     def save_model(self, request: HttpRequest, obj: ModelPrice, form: Any, change: bool) -> None:
         services.model_price_add(
-            actor=request.user,
+            actor=cast(User, request.user),  # the admin site lets only signed-in platform staff in
             provider=obj.provider,
             model=obj.model,
             tier=obj.tier,

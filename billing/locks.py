@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from billing.models import CreditAccount, Subscription
+from billing.types import TenantRef
 
 
 def credit_account_lock(*, account_id: Any) -> CreditAccount:
@@ -18,7 +19,7 @@ def credit_account_lock(*, account_id: Any) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(pk=account_id)
 
 
-def subscription_lock(*, tenant: Any) -> Subscription | None:
+def subscription_lock(*, tenant: TenantRef) -> Subscription | None:
     """Lock the tenant's subscription row (its plan comes along, unlocked: `of=("self",)`)."""
     return (
         Subscription.objects.select_for_update(of=("self",))

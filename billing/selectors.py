@@ -1,4 +1,5 @@
-"""Reads of billing. The tenant is always passed explicitly."""
+"""Reads of billing. The tenant is always passed explicitly: the instance, or (statements, read
+after their request has ended) `TenantRef`, the instance or its id."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
 from billing.models import (
+    DEFAULT_MARKUP,
     CreditAccount,
     CreditTransaction,
     LowBalanceThreshold,
@@ -25,6 +27,8 @@ from billing.models import (
     Subscription,
     TransactionKind,
 )
+from billing.types import TenantRef
+from tenants.models import Tenant
 
 BURN_WINDOW_DAYS = 7
 ZERO = Decimal("0.000000")
@@ -67,18 +71,16 @@ class CreditSummary:
 
     @property
     def markup_multiplier(self) -> Decimal:
-        from billing.models import DEFAULT_MARKUP
-
         if self.subscription is None:
             return DEFAULT_MARKUP
         return self.subscription.markup_multiplier_override or self.subscription.plan.markup_multiplier
 
 
-def credit_account_get(*, tenant: Any) -> CreditAccount | None:
+def credit_account_get(*, tenant: Tenant) -> CreditAccount | None:
     return CreditAccount.objects.filter(tenant=tenant).first()
 
 
-def burn_rate_per_day(*, tenant: Any, now: datetime | None = None) -> Decimal:
+def burn_rate_per_day(*, tenant: Tenant, now: datetime | None = None) -> Decimal:
     """Credits charged for usage per day, averaged over the last 7 days."""
     since = (now or timezone.now()) - timedelta(days=BURN_WINDOW_DAYS)
     spent = CreditTransaction.objects.filter(
@@ -89,7 +91,7 @@ def burn_rate_per_day(*, tenant: Any, now: datetime | None = None) -> Decimal:
     return (-spent / BURN_WINDOW_DAYS).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
-def credit_summary(*, tenant: Any) -> CreditSummary:
+def credit_summary(*, tenant: Tenant) -> CreditSummary:
     """Balance, holds, availability, burn rate and runway, thresholds, plan: four queries."""
     return CreditSummary(
         account=credit_account_get(tenant=tenant),
@@ -99,32 +101,32 @@ def credit_summary(*, tenant: Any) -> CreditSummary:
     )
 
 
-def subscription_get(*, tenant: Any) -> Subscription | None:
+def subscription_get(*, tenant: Tenant) -> Subscription | None:
     return Subscription.objects.select_related("plan").filter(tenant=tenant).first()
 
 
-def threshold_list(*, tenant: Any) -> QuerySet[LowBalanceThreshold]:
+def threshold_list(*, tenant: Tenant) -> QuerySet[LowBalanceThreshold]:
     return LowBalanceThreshold.objects.filter(tenant=tenant).order_by("-threshold", "id")
 
 
-def threshold_get(*, tenant: Any, threshold_id: Any) -> LowBalanceThreshold | None:
+def threshold_get(*, tenant: Tenant, threshold_id: Any) -> LowBalanceThreshold | None:
     return threshold_list(tenant=tenant).filter(pk=threshold_id).first()
 
 
-def transaction_list(*, tenant: Any) -> QuerySet[CreditTransaction]:
+def transaction_list(*, tenant: Tenant) -> QuerySet[CreditTransaction]:
     """The tenant's ledger, newest first (by seq: the order the balance moved in)."""
     return CreditTransaction.objects.filter(tenant=tenant).order_by("-seq")
 
 
-def transaction_get(*, tenant: Any, transaction_id: Any) -> CreditTransaction | None:
+def transaction_get(*, tenant: Tenant, transaction_id: Any) -> CreditTransaction | None:
     return transaction_list(tenant=tenant).filter(pk=transaction_id).first()
 
 
-def reservation_list(*, tenant: Any) -> QuerySet[Reservation]:
+def reservation_list(*, tenant: Tenant) -> QuerySet[Reservation]:
     return Reservation.objects.filter(tenant=tenant).order_by("-created_at", "-id")
 
 
-def reservation_get(*, tenant: Any, reservation_id: Any) -> Reservation | None:
+def reservation_get(*, tenant: Tenant, reservation_id: Any) -> Reservation | None:
     return reservation_list(tenant=tenant).filter(pk=reservation_id).first()
 
 
@@ -171,7 +173,7 @@ STATEMENT_COLUMNS = [
 ]
 
 
-def statement_opening_balance(*, tenant: Any, start: datetime) -> Decimal:
+def statement_opening_balance(*, tenant: TenantRef, start: datetime) -> Decimal:
     """The balance when the period began: the balance after the last entry before it."""
     last = (
         CreditTransaction.objects.filter(tenant=tenant, created_at__lt=start)
@@ -183,7 +185,7 @@ def statement_opening_balance(*, tenant: Any, start: datetime) -> Decimal:
 
 
 def statement_rows(
-    *, tenant: Any, start: datetime, end: datetime, chunk_size: int = 2000
+    *, tenant: TenantRef, start: datetime, end: datetime, chunk_size: int = 2000
 ) -> Iterator[tuple[Any, ...]]:
     """The period's entries, oldest first, read through a server-side cursor in chunks: a
     statement of millions of entries is never held in memory. Iterate inside a transaction in
@@ -219,7 +221,7 @@ SPEND_GROUPS = {"model": "model", "agent": "agent_id", "session": "agent_session
 
 
 def spend(
-    *, tenant: Any, group_by: str, start: datetime, end: datetime, tz: str = "UTC"
+    *, tenant: Tenant, group_by: str, start: datetime, end: datetime, tz: str = "UTC"
 ) -> list[dict[str, Any]]:
     """Usage per model, agent, session or day (in the tenant's time zone), most spent first
     (days in order). Unlimited accounts' usage counts as its shadow cost, shown apart."""

@@ -59,7 +59,7 @@ class CreditSummaryApi(TenantScopedApi):
     def patch(self, request: Request, tenant_id: Any) -> Response:
         data = self.CreditAccountUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.credit_account_update(tenant=self.tenant, actor=request.user, **data.validated_data)
+        services.credit_account_update(tenant=self.tenant, actor=self.user, **data.validated_data)
         return self._render()
 
 
@@ -139,7 +139,7 @@ class CreditTransactionListCreateApi(TenantScopedApi):
         fields.pop("idempotency_key", None)
         result = services.credits_post(
             tenant=self.tenant,
-            actor=request.user,
+            actor=self.user,
             idempotency_key=idempotency_key_of(request, body_of(request)),
             **fields,
         )

@@ -52,5 +52,5 @@ class SubscriptionApi(TenantScopedApi):
     def patch(self, request: Request, tenant_id: Any) -> Response:
         data = self.SubscriptionUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.subscription_update(tenant=self.tenant, actor=request.user, data=dict(data.validated_data))
+        services.subscription_update(tenant=self.tenant, actor=self.user, data=dict(data.validated_data))
         return Response(SubscriptionOutput(self._get()).data)

@@ -37,7 +37,7 @@ class ThresholdListCreateApi(TenantScopedApi):
     def post(self, request: Request, tenant_id: Any) -> Response:
         data = self.ThresholdCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        row = services.threshold_create(tenant=self.tenant, actor=request.user, **data.validated_data)
+        row = services.threshold_create(tenant=self.tenant, actor=self.user, **data.validated_data)
         return Response(ThresholdOutput(row).data, status=status.HTTP_201_CREATED)
 
 
@@ -47,5 +47,5 @@ class ThresholdDetailApi(TenantScopedApi):
     @extend_schema(responses={204: None}, operation_id="credit_threshold_delete")
     def delete(self, request: Request, tenant_id: Any, threshold_id: Any) -> Response:
         row = self.get_or_404(selectors.threshold_list(tenant=self.tenant), pk=threshold_id)
-        services.threshold_delete(threshold=row, actor=request.user)
+        services.threshold_delete(threshold=row, actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,12 +6,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record, changes
 from billing import locks
 from billing.errors import invalid
 from billing.models import CreditAccount, LowBalanceThreshold
 from billing.services.common import ensure_account, fmt, parse_amount
+from billing.types import TenantRef, tenant_id_of
 from core.errors import Conflict
 
 MAX_THRESHOLDS = 10
@@ -19,10 +21,10 @@ MAX_THRESHOLDS = 10
 
 @transaction.atomic
 def credit_account_update(
-    *, tenant: Any, actor: Any, unlimited: bool | None = None, overdraft_limit: Any = None
+    *, tenant: TenantRef, actor: User | None, unlimited: bool | None = None, overdraft_limit: Any = None
 ) -> CreditAccount:
     """Platform admins: make an account unlimited (or not), change its overdraft; audited."""
-    account_id = ensure_account(getattr(tenant, "pk", tenant))[0]
+    account_id = ensure_account(tenant_id_of(tenant))[0]
     account = locks.credit_account_lock(account_id=account_id)
     before = {"unlimited": account.unlimited, "overdraft_limit": fmt(account.overdraft_limit)}
     if unlimited is not None:
@@ -53,12 +55,12 @@ def credit_account_update(
 
 
 @transaction.atomic
-def threshold_create(*, tenant: Any, actor: Any, threshold: Any) -> LowBalanceThreshold:
+def threshold_create(*, tenant: TenantRef, actor: User | None, threshold: Any) -> LowBalanceThreshold:
     """Alert the tenant when its balance falls below `threshold` (once per crossing)."""
     value = parse_amount(threshold, "threshold")
     if value < 0:
         raise invalid("threshold", "Cannot be negative.")
-    account_id = ensure_account(getattr(tenant, "pk", tenant))[0]
+    account_id = ensure_account(tenant_id_of(tenant))[0]
     account = locks.credit_account_lock(account_id=account_id)
     if LowBalanceThreshold.objects.filter(account=account).count() >= MAX_THRESHOLDS:
         raise Conflict(f"An account has at most {MAX_THRESHOLDS} thresholds.", code="too_many_thresholds")
@@ -82,7 +84,7 @@ def threshold_create(*, tenant: Any, actor: Any, threshold: Any) -> LowBalanceTh
 
 
 @transaction.atomic
-def threshold_delete(*, threshold: LowBalanceThreshold, actor: Any) -> None:
+def threshold_delete(*, threshold: LowBalanceThreshold, actor: User | None) -> None:
     audit_record(
         action="credits.threshold_deleted",
         tenant=threshold.tenant_id,

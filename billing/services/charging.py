@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from accounts.models import ApiKey, User
 from billing.errors import InsufficientCredits, invalid
 from billing.models import DEFAULT_MARKUP, TransactionKind
 from billing.services import _sql, idempotency
@@ -52,6 +53,7 @@ from billing.services.common import (
     unknown_model,
     usage_prefix,
 )
+from billing.types import TenantRef, tenant_id_of
 from core import hygiene
 from core.errors import DomainError, error_body
 from core.rows import prepared_cursor
@@ -171,14 +173,19 @@ def _usage_body(
 
 @transaction.atomic(savepoint=False)
 def credits_charge(
-    *, tenant: Any, event: UsageEvent, idempotency_key: str | None, actor: Any = None, api_key: Any = None
+    *,
+    tenant: TenantRef,
+    event: UsageEvent,
+    idempotency_key: str | None,
+    actor: User | None = None,
+    api_key: ApiKey | None = None,
 ) -> ApiResult:
     """Charge one usage event to the tenant's credits; replay the answer for a repeated key.
 
     Raises InsufficientCredits (402, nothing written), IdempotencyKeyReused (409), or a 400 for
     a model without a price in force.
     """
-    tenant_id = getattr(tenant, "pk", tenant)
+    tenant_id = tenant_id_of(tenant)
     key = idempotency.check_key(idempotency_key, required=True)
     who = resolve_actor(actor, api_key)
     now = timezone.now()
@@ -332,7 +339,7 @@ class _PriceBook:
 
 @transaction.atomic(savepoint=False)
 def credits_charge_batch(
-    *, tenant: Any, items: list[BatchItem], actor: Any = None, api_key: Any = None
+    *, tenant: TenantRef, items: list[BatchItem], actor: User | None = None, api_key: ApiKey | None = None
 ) -> BatchResult:
     """Charge a batch of usage events in one transaction and one locked statement.
 
@@ -340,7 +347,7 @@ def credits_charge_batch(
     (its key was used before), refused (402 when the credits ran out, 409 for a reused key, 400
     for a bad event). Keys must be unique within a batch.
     """
-    tenant_id = getattr(tenant, "pk", tenant)
+    tenant_id = tenant_id_of(tenant)
     if len(items) > MAX_BATCH_EVENTS:
         raise invalid("events", f"At most {MAX_BATCH_EVENTS} events per batch.")
     seen: set[str] = set()

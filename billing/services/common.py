@@ -24,6 +24,7 @@ from django.db import DataError, IntegrityError
 from django.utils import timezone
 from psycopg.errors import NumericValueOutOfRange
 
+from accounts.models import ApiKey, User
 from audit.models import Severity
 from audit.services import audit_record
 from billing.errors import IdempotencyKeyReused, invalid
@@ -57,8 +58,8 @@ class ApiResult:
 class Actor:
     """Who causes a ledger write: a user, an API key (acting for its creator), or the system."""
 
-    user: Any = None
-    api_key: Any = None
+    user: User | None = None
+    api_key: ApiKey | None = None
 
     @property
     def user_id(self) -> uuid.UUID | None:
@@ -75,7 +76,7 @@ class Actor:
         return self.api_key is None and bool(getattr(self.user, "is_platform_admin", False))
 
 
-def resolve_actor(actor: Any = None, api_key: Any = None) -> Actor:
+def resolve_actor(actor: User | None = None, api_key: ApiKey | None = None) -> Actor:
     """The given actor and key, else the current request's."""
     ctx = context.current()
     user = actor if actor is not None else ctx.user
@@ -401,7 +402,9 @@ def reservation_fields(
 # --- Alerts ------------------------------------------------------------------------------------
 
 
-def record_threshold_changes(*, tenant_id: Any, changes: list[dict[str, Any]], balance: Decimal) -> None:
+def record_threshold_changes(
+    *, tenant_id: uuid.UUID, changes: list[dict[str, Any]], balance: Decimal
+) -> None:
     """One audit entry per threshold the balance fell under (the alert; an Alert model comes
     with the agents app). Re-armed thresholds need no entry."""
     for change in changes:
@@ -419,7 +422,7 @@ def record_threshold_changes(*, tenant_id: Any, changes: list[dict[str, Any]], b
         )
 
 
-def ensure_account(tenant_id: Any) -> tuple[Any, bool]:
+def ensure_account(tenant_id: uuid.UUID) -> tuple[uuid.UUID, bool]:
     """The tenant's account (id, unlimited), created empty if it has none yet.
 
     Tenants are created with their account (tenant_create); this covers rows made otherwise.

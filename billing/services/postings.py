@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from accounts.models import ApiKey, User
 from audit.models import Severity
 from audit.services import audit_record
 from billing import locks
@@ -37,6 +38,7 @@ from billing.services.common import (
     resolve_actor,
     split_body,
 )
+from billing.types import TenantRef, tenant_id_of
 from core.errors import Conflict
 from core.rows import prepared_cursor
 
@@ -123,14 +125,14 @@ def post_entry(
 @transaction.atomic
 def credits_post(
     *,
-    tenant: Any,
+    tenant: TenantRef,
     kind: str,
     amount: Any,
     reason: str,
-    actor: Any,
+    actor: User | None,
     idempotency_key: str | None = None,
     refund_of: Any = None,
-    api_key: Any = None,
+    api_key: ApiKey | None = None,
 ) -> ApiResult:
     """Platform staff: grant, top up, refund or adjust a tenant's credits, with a reason; audited.
 
@@ -138,7 +140,7 @@ def credits_post(
     take the balance below the overdraft floor. A refund may name the usage entry it refunds
     (`refund_of`), and then never exceeds what that entry charged, over all its refunds.
     """
-    tenant_id = getattr(tenant, "pk", tenant)
+    tenant_id = tenant_id_of(tenant)
     if kind not in STAFF_KINDS:
         raise invalid("kind", f"One of {', '.join(STAFF_KINDS)}.")
     amount = parse_amount(amount)

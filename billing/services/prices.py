@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record
 from billing.errors import invalid
@@ -20,7 +20,7 @@ from core.errors import Conflict
 @transaction.atomic
 def model_price_add(
     *,
-    actor: Any,
+    actor: User | None,
     provider: str,
     model: str,
     tier: str,

@@ -20,8 +20,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from accounts.models import ApiKey, User
 from billing.errors import InsufficientCredits, ReservationClosed, invalid
-from billing.models import ReservationStatus
+from billing.models import Reservation, ReservationStatus
 from billing.services import _sql, idempotency
 from billing.services.charging import UsageEvent, _price
 from billing.services.common import (
@@ -46,9 +47,11 @@ from billing.services.common import (
     split_body,
     unknown_model,
 )
+from billing.types import TenantRef, tenant_id_of
 from core.errors import NotFound
 from core.rows import prepared_cursor
 from core.tenancy import platform_bypass, tenant_context
+from tenants.selectors_config import get_setting
 
 logger = structlog.get_logger(__name__)
 
@@ -60,7 +63,7 @@ RELEASE_ENDPOINT = "reservation.release"
 @transaction.atomic(savepoint=False)
 def reservation_hold(
     *,
-    tenant: Any,
+    tenant: TenantRef,
     idempotency_key: str | None,
     amount: Any = None,
     model: str = "",
@@ -70,14 +73,14 @@ def reservation_hold(
     agent_id: Any = None,
     session_id: Any = None,
     description: str = "",
-    actor: Any = None,
-    api_key: Any = None,
+    actor: User | None = None,
+    api_key: ApiKey | None = None,
 ) -> ApiResult:
     """Hold credits for a run: `amount`, or the price of a model's maximum tokens.
 
     Raises InsufficientCredits (402) when the hold does not fit the available balance.
     """
-    tenant_id = getattr(tenant, "pk", tenant)
+    tenant_id = tenant_id_of(tenant)
     key = idempotency.check_key(idempotency_key, required=True)
     if (amount is None) == (not model):
         raise invalid("amount", "Give either an amount, or a model with the maximum tokens to hold for.")
@@ -89,12 +92,8 @@ def reservation_hold(
         model = check_model(model)
         input_tokens = check_tokens(input_tokens, "input_tokens")
         output_tokens = check_tokens(output_tokens, "output_tokens")
-    if ttl_seconds is None:
-        from tenants.selectors_config import get_setting  # tenants' services call billing's
-
-        ttl = get_setting(tenant_id, "billing.reservation_ttl_seconds")  # tenant, platform, default
-    else:
-        ttl = ttl_seconds
+    # The default: the tenant's setting, else the platform's, else the registry's.
+    ttl = get_setting(tenant_id, "billing.reservation_ttl_seconds") if ttl_seconds is None else ttl_seconds
     if (
         isinstance(ttl, bool)
         or not isinstance(ttl, int)
@@ -198,7 +197,7 @@ def _open_hold(ctx: idempotency.WriteContext) -> idempotency.Hold:
 @transaction.atomic(savepoint=False)
 def reservation_settle(
     *,
-    tenant: Any,
+    tenant: TenantRef,
     reservation_id: Any,
     input_tokens: int,
     output_tokens: int,
@@ -206,15 +205,15 @@ def reservation_settle(
     idempotency_key: str | None = None,
     description: str = "",
     metadata: dict[str, Any] | None = None,
-    actor: Any = None,
-    api_key: Any = None,
+    actor: User | None = None,
+    api_key: ApiKey | None = None,
 ) -> ApiResult:
     """Charge a hold's actual usage and free the rest, in one statement.
 
     The model defaults to the hold's. Usage beyond the hold is charged too if the available
     balance covers the excess; otherwise InsufficientCredits (402) and the hold stays open.
     """
-    tenant_id = getattr(tenant, "pk", tenant)
+    tenant_id = tenant_id_of(tenant)
     key = idempotency.check_key(idempotency_key, required=False)
     input_tokens = check_tokens(input_tokens, "input_tokens")
     output_tokens = check_tokens(output_tokens, "output_tokens")
@@ -341,14 +340,14 @@ def reservation_settle(
 @transaction.atomic(savepoint=False)
 def reservation_release(
     *,
-    tenant: Any,
+    tenant: TenantRef,
     reservation_id: Any,
     idempotency_key: str | None = None,
-    actor: Any = None,
-    api_key: Any = None,
+    actor: User | None = None,
+    api_key: ApiKey | None = None,
 ) -> ApiResult:
     """Free a hold without charging anything."""
-    tenant_id = getattr(tenant, "pk", tenant)
+    tenant_id = tenant_id_of(tenant)
     key = idempotency.check_key(idempotency_key, required=False)
     now = timezone.now()
     request = idempotency.KeyedRequest(
@@ -403,8 +402,6 @@ def reservations_expire(*, now: datetime | None = None) -> int:
     two accounts' locks at once and a busy account delays nobody else.
     """
     now = now or timezone.now()
-    from billing.models import Reservation
-
     with platform_bypass(reason="billing: expire reservations", log=False):
         due = list(
             Reservation.objects.filter(status=ReservationStatus.OPEN, expires_at__lte=now)

@@ -25,6 +25,7 @@ from billing.models import (
 )
 from billing.services.common import ensure_account, fmt, markup_of, record_threshold_changes
 from billing.services.postings import post_entry
+from billing.types import TenantRef
 from core.errors import LimitExceeded, NotFound
 
 
@@ -92,7 +93,7 @@ def billing_tenant_setup(*, tenant: Any, actor: Any = None, owner: Any = None) -
     return account
 
 
-def subscription_renew(*, tenant: Any, now: datetime | None = None) -> bool:
+def subscription_renew(*, tenant: TenantRef, now: datetime | None = None) -> bool:
     """Move an active subscription into its current period and grant that period's credits.
 
     Safe to run any number of times (the beat task runs it hourly for every tenant).
@@ -183,7 +184,7 @@ def subscription_update(*, tenant: Any, actor: Any, data: dict[str, Any]) -> Sub
 # --- Agent slots (for the agents app) ------------------------------------------------------------
 
 
-def agent_slot_check(*, tenant: Any, allocated: int) -> None:
+def agent_slot_check(*, tenant: TenantRef, allocated: int) -> None:
     """Refuse one more agent when `allocated` agents already fill the subscription's slots.
 
     For agent creation (agents app): call it with the tenant's agent count, read under a lock
