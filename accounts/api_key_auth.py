@@ -5,8 +5,9 @@ query. A key acts as its creator, narrowed to its scopes, in its own tenant only
 `core.api.TenantScopedApi`'s. Here: the key must be known, not revoked, not expired, and its
 creator active (all four answer the same 401, so a caller cannot tell which); the caller's IP
 must be in the key's allow-list; the key's per-minute rate limit applies (429 with Retry-After,
-counted in the shared cache so every worker sees the same count); and last_used_at/last_used_ip
-are written at most once a minute per key.
+counted in the shared cache so every worker sees the same count: `core.throttling`'s
+`ApiKeyRateThrottle`, applied here so that it holds on every route a key reaches); and
+last_used_at/last_used_ip are written at most once a minute per key.
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import math
-import time
 from typing import Any
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
@@ -30,6 +27,7 @@ from accounts.selectors import api_key_for_authentication
 from core.context import client_ip
 from core.gates import once_per
 from core.rows import prepared_cursor
+from core.throttling import ApiKeyRateThrottle
 
 KEYWORD = "Api-Key"
 # Every key starts with this, so secret scanners recognise a leaked one. The key format lives
@@ -41,8 +39,6 @@ KEY_PREFIX = "qm_live_"
 QUERY_KEY_NAMES = frozenset({"api_key", "apikey"})
 INVALID_MESSAGE = "Invalid API key."  # unknown, revoked, expired, creator inactive: one answer
 MAX_KEY_LENGTH = 256
-RATE_WINDOW_SECONDS = 60
-RATE_KEY_TIMEOUT = 90  # outlives its window, so a late incr never restarts the count at 1
 LAST_USED_EVERY_SECONDS = 60
 
 
@@ -98,30 +94,11 @@ def ip_allowed(api_key: ApiKey, ip: str | None) -> bool:
     return False
 
 
-def _count_request(counter: str) -> int:
-    """This minute's count for one key, after this request."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        # One round trip: INCR creates the counter at 1; the expiry is set only when it has none.
-        name = backend.make_and_validate_key(counter)
-        pipe = backend._cache.get_client(name, write=True).pipeline(transaction=False)
-        pipe.incr(name)
-        pipe.expire(name, RATE_KEY_TIMEOUT, nx=True)
-        return int(pipe.execute()[0])
-    cache.add(counter, 0, RATE_KEY_TIMEOUT)
-    try:
-        return cache.incr(counter)
-    except ValueError:  # evicted between add and incr: this request opens the window again
-        cache.add(counter, 1, RATE_KEY_TIMEOUT)
-        return 1
-
-
 def _check_rate(api_key: ApiKey) -> None:
-    """A fixed window per key and minute, counted in the shared cache (Redis in production)."""
-    now = time.time()
-    window = int(now // RATE_WINDOW_SECONDS)
-    if _count_request(f"qm:rl:apikey:{api_key.pk}:{window}") > api_key.rate_limit_per_minute:
-        raise Throttled(wait=max(1, math.ceil(RATE_WINDOW_SECONDS - now % RATE_WINDOW_SECONDS)))
+    """The key's per-minute limit (core.throttling.ApiKeyRateThrottle): 429 with Retry-After."""
+    throttle = ApiKeyRateThrottle()
+    if not throttle.allow_key(api_key):
+        raise Throttled(wait=throttle.wait())
 
 
 def _touch(api_key: ApiKey, ip: str | None) -> None:

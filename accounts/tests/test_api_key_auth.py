@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from accounts.tests.test_api_keys import (
 )
 from audit.models import ActorType
 from core.tenancy import platform_bypass
+from core.throttling import ApiKeyRateThrottle, window_count
 from tenants.models import Membership, Tenant, TenantStatus
 from tenants.tests.factories import TeamFactory, TenantFactory, member
 
@@ -440,6 +442,66 @@ def test_api_key__rate_limit_through_redis__shared_by_every_worker(tenant, owner
     assert first.status_code == 200
     _error(response, 429, "throttled")
     assert response.has_header("Retry-After")
+
+
+@pytest.mark.django_db
+def test_api_key_rate_throttle__as_a_drf_throttle__counts_keys_and_passes_everyone_else(tenant, owner):
+    api_key, _ = make_key(tenant, owner, rate_limit_per_minute=2)
+    keyed = SimpleNamespace(auth=api_key)
+    person = SimpleNamespace(auth=None)
+
+    allowed = [ApiKeyRateThrottle().allow_request(keyed, None) for _ in range(2)]
+    refused = ApiKeyRateThrottle()
+    over = refused.allow_request(keyed, None)
+
+    assert allowed == [True, True]
+    assert over is False
+    assert 1 <= (refused.wait() or 0) <= ApiKeyRateThrottle.window_seconds
+    assert all(ApiKeyRateThrottle().allow_request(person, None) for _ in range(5))
+
+
+@pytest.mark.django_db
+@pytest.mark.redis
+def test_api_key_rate_throttle__redis__one_round_trip_per_request_and_an_expiry(
+    settings, redis_url, monkeypatch
+):
+    from django.core.cache import cache
+    from redis.connection import Connection
+
+    prefix = f"qm-test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    sent: list[int] = []
+    send = Connection.send_packed_command
+
+    def counting(self: Connection, command: Any, check_health: bool = True) -> None:
+        sent.append(1)
+        send(self, command, check_health)
+
+    cache.set("warm-up", 1)  # the connection is opened before counting starts
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    try:
+        counts = [window_count("qm:rl:test", timeout=90) for _ in range(3)]
+        round_trips = len(sent)
+        monkeypatch.undo()
+        client = cache._cache.get_client()  # type: ignore[attr-defined]  # the raw TTL, for the test
+        ttl = client.ttl(cache.make_and_validate_key("qm:rl:test"))
+        stored_value = cache.get("qm:rl:test")
+    finally:
+        monkeypatch.undo()
+        client = cache._cache.get_client()  # type: ignore[attr-defined]  # this test's keys go
+        for key in client.keys(f"{prefix}:*"):
+            client.delete(key)
+
+    assert counts == [1, 2, 3]
+    assert round_trips == 3  # INCR and EXPIRE NX pipelined: one send per request
+    assert 0 < ttl <= 90  # set by the first request and kept by the later ones
+    assert stored_value == 3  # the public cache API reads the counter as an integer
 
 
 # --- Last use, audit ---------------------------------------------------------------------------
