@@ -474,7 +474,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 _CONFIG_ENUM_NAMES: dict[str, str] = {
     "SettingTypeEnum": "tenants.settings_registry.KIND_VALUES",
     "SettingVersionActionEnum": "tenants.models.SettingAction",
-    "FlagEvaluationReasonEnum": "tenants.selectors_config.FLAG_REASONS",
+    "FlagEvaluationReasonEnum": "tenants.selectors.FLAG_REASONS",
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object

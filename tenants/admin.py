@@ -574,7 +574,7 @@ def _level_name(obj: Any) -> str:
 
 
 def _masked_json(is_secret: bool, value: Any, encrypted: str) -> str:
-    from tenants.selectors_config import MASK
+    from tenants.selectors import MASK
 
     if is_secret:
         return MASK if encrypted else "—"

@@ -23,7 +23,7 @@ from audit.services import audit_record, changes
 from core import crypto
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import platform_bypass
-from tenants import selectors_config as sel
+from tenants import selectors as sel
 from tenants.models import (
     FeatureFlag,
     Membership,

@@ -1,7 +1,7 @@
 """The settings registry: every configuration key the platform knows, in code.
 
 A key has a type, a default, validation, a description, whether it is secret, and who may set
-it. Values are resolved tenant → platform → this default (`tenants.selectors_config.get_setting`)
+it. Values are resolved tenant → platform → this default (`tenants.selectors.get_setting`)
 per environment. Values are stored as JSON; decimals as strings ("5.0"), never floats.
 
 `platform_managed` keys are limits and prices the platform decides: tenants read them, only

@@ -51,7 +51,7 @@ from billing.types import TenantRef, tenant_id_of
 from core.errors import NotFound
 from core.rows import prepared_cursor
 from core.tenancy import platform_bypass, tenant_context
-from tenants.selectors_config import get_setting
+from tenants.selectors import get_setting
 
 logger = structlog.get_logger(__name__)
 

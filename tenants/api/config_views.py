@@ -20,7 +20,7 @@ from core.errors import InvalidInput, NotFound
 from core.hygiene import DecimalField
 from core.tenancy import platform_bypass
 from tenants import selectors
-from tenants import selectors_config as sel
+from tenants import selectors as sel
 from tenants import services_config as services
 from tenants.models import FLAG_KEY_VALIDATOR, Environment, FeatureFlag, Secret, SettingVersion, Team, Tenant
 from tenants.settings_registry import KIND_VALUES
@@ -693,7 +693,7 @@ class SecretApi(TenantScopedApi):
     @property
     def visibility(self) -> sel.SecretVisibility:
         return sel.secret_visibility(
-            user=self.request.user,
+            user=self.user,
             membership=self.access.membership,
             via_api_key=self.access.api_key is not None,
         )

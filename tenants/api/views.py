@@ -51,7 +51,7 @@ class TenantListCreateApi(BaseApi):
 
     @extend_schema(responses=TenantOutput(many=True), operation_id="tenants_list")
     def get(self, request: Request) -> Response:
-        qs = selectors.tenant_list_for_user(user=request.user)
+        qs = selectors.tenant_list_for_user(user=self.user)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TenantOutput(page, many=True).data)

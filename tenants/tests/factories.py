@@ -123,12 +123,10 @@ class FeatureFlagFactory(BypassFactory, factory.django.DjangoModelFactory[Featur
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        from tenants import selectors_config
+        from tenants import selectors
 
         flag = super()._create(model_class, *args, **kwargs)
-        selectors_config.bump(
-            [selectors_config._scope(selectors_config.FLAGS, flag.tenant_id, flag.environment)]
-        )
+        selectors.bump([selectors.scope_of(selectors.FLAGS, flag.tenant_id, flag.environment)])
         return flag
 
 

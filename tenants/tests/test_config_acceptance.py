@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass
-from tenants import selectors_config
+from tenants import selectors
 from tenants.tests.factories import TenantFactory, member
 
 SETTING_CANARY_1 = "sk-acceptance-canary-one-91f2e7"
@@ -33,9 +33,9 @@ def _fresh_config_cache(settings: Any) -> Any:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "acc"}
     }
     caches["default"].clear()
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
     yield
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
 
 
 @pytest.fixture
@@ -130,12 +130,12 @@ def test_acceptance__secret_setting_flag_rollout_and_locker__work_and_no_plainte
     assert revealed["Cache-Control"] == "no-store"
 
     _ok(owner.put(f"{base}/settings/{KEY}/", {"value": SETTING_CANARY_2, "reason": "rotated"}, format="json"))
-    assert selectors_config.get_setting(tenant, KEY) == SETTING_CANARY_2
+    assert selectors.get_setting(tenant, KEY) == SETTING_CANARY_2
     rolled = _ok(
         owner.post(f"{base}/settings/{KEY}/rollback", {"version": 1, "reason": "undo"}, format="json")
     )
     assert rolled["version"] == 3
-    assert selectors_config.get_setting(tenant, KEY) == SETTING_CANARY_1
+    assert selectors.get_setting(tenant, KEY) == SETTING_CANARY_1
     assert _ok(owner.post(f"{base}/settings/{KEY}/reveal"))["value"] == SETTING_CANARY_1
 
     history = _ok(owner.get(f"{base}/settings/{KEY}/versions/"))["results"]

@@ -12,7 +12,7 @@ from django.core.cache import caches
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass
-from tenants import selectors_config
+from tenants import selectors
 from tenants.models import FeatureFlag, Secret, Setting, SettingVersion
 from tenants.tests.factories import FeatureFlagFactory, SecretFactory, TenantFactory, setting_value
 
@@ -26,9 +26,9 @@ def _fresh_config_cache(settings: Any) -> Any:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "adm"}
     }
     caches["default"].clear()
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
     yield
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
 
 
 @pytest.fixture
@@ -102,9 +102,7 @@ def test_setting_admin_change__new_secret_value__set_through_the_service_version
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert (
-        selectors_config.get_setting(world["tenant"], "providers.openai_api_key") == "sk-from-the-admin-0001"
-    )
+    assert selectors.get_setting(world["tenant"], "providers.openai_api_key") == "sk-from-the-admin-0001"
     entry = audit("setting.changed")[-1]
     assert (entry.actor_user_id, entry.details["reason"]) == (staff_admin.pk, "support ticket")
     assert entry.details["changes"]["value"] == {"old": "********", "new": "********"}
@@ -116,11 +114,11 @@ def test_setting_admin_change__blank_secret__kept_and_reset_box__reset(client, s
     row = world["secret_setting"]
 
     client.post(f"{ADMIN}/setting/{row.pk}/change/", {"new_value": "", "reason": ""})
-    kept = selectors_config.get_setting(world["tenant"], "providers.openai_api_key")
+    kept = selectors.get_setting(world["tenant"], "providers.openai_api_key")
     client.post(f"{ADMIN}/setting/{row.pk}/change/", {"reset": "on", "reason": "leaked"})
 
     assert kept == CANARY
-    assert selectors_config.get_setting(world["tenant"], "providers.openai_api_key") == ""
+    assert selectors.get_setting(world["tenant"], "providers.openai_api_key") == ""
     assert audit("setting.reset")[-1].details["reason"] == "leaked"
 
 
@@ -139,7 +137,7 @@ def test_setting_admin_add__platform_default__created_through_the_service(client
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert selectors_config.get_setting(world["tenant"], "agents.max_children") == 60
+    assert selectors.get_setting(world["tenant"], "agents.max_children") == 60
 
 
 @pytest.mark.django_db
@@ -151,7 +149,7 @@ def test_setting_admin_change__invalid_value__form_error_and_nothing_written(cli
 
     assert response.status_code == 200
     assert "at least 1" in response.content.decode()
-    assert selectors_config.get_setting(None, "agents.max_depth") == 7
+    assert selectors.get_setting(None, "agents.max_depth") == 7
 
 
 @pytest.mark.django_db
@@ -164,7 +162,7 @@ def test_setting_admin__operator__views_only(client, staff_operator, world):
 
     assert page.status_code == 200
     assert post.status_code == 403
-    assert selectors_config.get_setting(None, "agents.max_depth") == 7
+    assert selectors.get_setting(None, "agents.max_depth") == 7
 
 
 @pytest.mark.django_db
@@ -238,7 +236,7 @@ def test_flag_admin__add_change_and_kill_switch_action__through_the_services(cli
     flag.refresh_from_db()
     assert (flag.enabled, flag.rollout_percentage, flag.target_tenants) == (False, Decimal("40"), [tenant.pk])
     assert [len(audit(a)) for a in ("flag.created", "flag.updated")] == [1, 2]
-    assert not selectors_config.is_enabled("platform-beta", tenant=tenant)
+    assert not selectors.is_enabled("platform-beta", tenant=tenant)
 
 
 @pytest.mark.django_db

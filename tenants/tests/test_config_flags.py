@@ -13,9 +13,10 @@ from django.core.cache import caches
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass, tenant_context
-from tenants import selectors_config, services_config
+from tenants import selectors, services_config
 from tenants.models import FeatureFlag
-from tenants.selectors_config import FlagRule, bucket, is_enabled
+from tenants.selectors import FlagRule, bucket, is_enabled
+from tenants.selectors import cache as config_cache
 from tenants.tests.factories import FeatureFlagFactory, TeamFactory, TenantFactory, member
 
 
@@ -25,9 +26,9 @@ def _fresh_config_cache(settings: Any) -> Any:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "flags"}
     }
     caches["default"].clear()
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
     yield
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
 
 
 def url(tenant: Any, suffix: str = "") -> str:
@@ -172,7 +173,7 @@ def test_is_enabled__changed_through_the_service__next_call_sees_it_in_every_pro
     with tenant_context(tenant):
         flag = services_config.flag_create(tenant=tenant, actor=user, key="switch", rollout_percentage=100)
     assert is_enabled("switch", tenant=tenant)
-    monkeypatch.setattr(selectors_config._local, "discard", lambda scope: None)  # as another process
+    monkeypatch.setattr(config_cache._local, "discard", lambda scope: None)  # as another process
 
     with tenant_context(tenant):
         services_config.flag_update(flag=flag, actor=user, data={"enabled": False})

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection
 from audit.models import AuditLogEntry
 from core import crypto
 from core.tenancy import platform_bypass
-from tenants import selectors_config
+from tenants import selectors
 from tenants.tests.factories import SecretFactory, TenantFactory, setting_value
 
 OLD = base64.b64encode(os.urandom(32)).decode()
@@ -25,7 +25,7 @@ NEW = base64.b64encode(os.urandom(32)).decode()
 @pytest.fixture(autouse=True)
 def _old_key(settings: Any) -> None:
     settings.QM_ENCRYPTION_KEYS = f"old:{OLD}"
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
 
 
 def _world() -> None:

@@ -14,8 +14,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass, tenant_context
-from tenants import selectors_config, services_config
+from tenants import selectors, services_config
 from tenants.models import Setting, SettingVersion
+from tenants.selectors import cache as config_cache
 from tenants.settings_registry import BY_KEY, REGISTRY, Kind, SettingDefinition
 from tenants.tests.factories import MembershipFactory, RoleFactory, TenantFactory, member, setting_value
 
@@ -30,9 +31,9 @@ def _fresh_config_cache(settings: Any) -> Any:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cfg"}
     }
     caches["default"].clear()
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
     yield
-    selectors_config.clear_local_cache()
+    selectors.clear_local_cache()
 
 
 def url(tenant: Any, suffix: str = "") -> str:
@@ -128,12 +129,12 @@ def test_definition_clean__invalid__validation_error(key, raw):
 
 @pytest.mark.django_db
 def test_get_setting__nothing_set__the_typed_code_default(tenant):
-    assert selectors_config.get_setting(tenant, "agents.max_depth") == 5
+    assert selectors.get_setting(tenant, "agents.max_depth") == 5
     assert (
-        selectors_config.get_setting(tenant, "billing.reservation_ttl_seconds")
+        selectors.get_setting(tenant, "billing.reservation_ttl_seconds")
         == BY_KEY["billing.reservation_ttl_seconds"].default
     )
-    assert selectors_config.get_setting(tenant, SECRET_KEY) == ""
+    assert selectors.get_setting(tenant, SECRET_KEY) == ""
 
 
 @pytest.mark.django_db
@@ -143,24 +144,24 @@ def test_get_setting__platform_then_tenant_values__tenant_wins_and_other_tenants
     setting_value(None, "agents.max_children", 30)
     setting_value(tenant, "agents.max_children", 40)
 
-    assert selectors_config.get_setting(tenant, "agents.max_children") == 40
-    assert selectors_config.get_setting(other_tenant, "agents.max_children") == 30
-    assert selectors_config.get_setting(None, "agents.max_children") == 30
+    assert selectors.get_setting(tenant, "agents.max_children") == 40
+    assert selectors.get_setting(other_tenant, "agents.max_children") == 30
+    assert selectors.get_setting(None, "agents.max_children") == 30
 
 
 @pytest.mark.django_db
 def test_get_setting__value_of_another_environment__not_used(tenant):
     setting_value(tenant, "console.dormant_after_days", 7, environment="staging")
 
-    assert selectors_config.get_setting(tenant, "console.dormant_after_days") == 30
-    assert selectors_config.get_setting(tenant, "console.dormant_after_days", environment="staging") == 7
+    assert selectors.get_setting(tenant, "console.dormant_after_days") == 30
+    assert selectors.get_setting(tenant, "console.dormant_after_days", environment="staging") == 7
 
 
 @pytest.mark.django_db
 def test_get_setting__secret__decrypted_for_the_caller_but_stored_encrypted(tenant):
     row = setting_value(tenant, SECRET_KEY, CANARY)
 
-    assert selectors_config.get_setting(tenant, SECRET_KEY) == CANARY
+    assert selectors.get_setting(tenant, SECRET_KEY) == CANARY
     with platform_bypass(reason="test", log=False):
         stored = Setting.objects.get(pk=row.pk)
     assert stored.value is None
@@ -173,7 +174,7 @@ def test_get_setting__called_from_another_tenants_context__still_that_tenants_va
     setting_value(tenant, "console.dormant_after_days", 3)
 
     with tenant_context(other_tenant):
-        value = selectors_config.get_setting(tenant, "console.dormant_after_days")
+        value = selectors.get_setting(tenant, "console.dormant_after_days")
 
     assert value == 3
 
@@ -183,52 +184,52 @@ def test_get_setting__unknown_key__not_found(tenant):
     from core.errors import NotFound
 
     with pytest.raises(NotFound):
-        selectors_config.get_setting(tenant, "no.such_key")
+        selectors.get_setting(tenant, "no.such_key")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_get_setting__warm__makes_no_query(django_assert_num_queries):
     tenant = TenantFactory.create()
     setting_value(tenant, "agents.max_depth", 8)
-    assert selectors_config.get_setting(tenant, "agents.max_depth") == 8  # warms this process
+    assert selectors.get_setting(tenant, "agents.max_depth") == 8  # warms this process
 
     with django_assert_num_queries(0):
         for _ in range(100):
-            assert selectors_config.get_setting(tenant, "agents.max_depth") == 8
-            assert selectors_config.get_setting(tenant, "agents.max_children") == 20
+            assert selectors.get_setting(tenant, "agents.max_depth") == 8
+            assert selectors.get_setting(tenant, "agents.max_children") == 20
 
 
 @pytest.mark.django_db(transaction=True)
 def test_get_setting__changed_by_another_process__the_next_call_sees_it(monkeypatch):
     tenant = TenantFactory.create()
     setting_value(tenant, "console.dormant_after_days", 10)
-    assert selectors_config.get_setting(tenant, "console.dormant_after_days") == 10
+    assert selectors.get_setting(tenant, "console.dormant_after_days") == 10
     # Another process cannot reach this process's memory: only the shared stamp tells us.
-    monkeypatch.setattr(selectors_config._local, "discard", lambda scope: None)
+    monkeypatch.setattr(config_cache._local, "discard", lambda scope: None)
 
     setting_value(tenant, "console.dormant_after_days", 11)
 
-    assert selectors_config.get_setting(tenant, "console.dormant_after_days") == 11
+    assert selectors.get_setting(tenant, "console.dormant_after_days") == 11
 
 
 @pytest.mark.django_db(transaction=True)
 def test_get_setting__change_rolled_back__never_served_even_if_read_inside():
     tenant = TenantFactory.create()
-    assert selectors_config.get_setting(tenant, "console.dormant_after_days") == 30
+    assert selectors.get_setting(tenant, "console.dormant_after_days") == 30
 
     seen_inside = []
 
     def failing_request() -> None:
         with transaction.atomic():
             setting_value(tenant, "console.dormant_after_days", 99)
-            seen_inside.append(selectors_config.get_setting(tenant, "console.dormant_after_days"))
+            seen_inside.append(selectors.get_setting(tenant, "console.dormant_after_days"))
             raise RuntimeError("the request failed")
 
     with pytest.raises(RuntimeError):
         failing_request()
 
     assert seen_inside == [99]
-    assert selectors_config.get_setting(tenant, "console.dormant_after_days") == 30
+    assert selectors.get_setting(tenant, "console.dormant_after_days") == 30
 
 
 # --- Versions, the history's immutability ---------------------------------------------------------
@@ -297,7 +298,7 @@ def test_secret_setting_token__copied_to_another_tenants_row__fails_to_decrypt(t
         moved = Setting.objects.get(pk=theirs.pk)
 
     with pytest.raises(crypto.DecryptionError):
-        selectors_config.setting_plain_value(moved)
+        selectors.setting_plain_value(moved)
 
 
 # --- The API: list, set, reset ----------------------------------------------------------------------
@@ -421,7 +422,7 @@ def test_setting_set__platform_managed_key_by_tenant_owner__403_but_platform_adm
     assert denied.status_code == 403
     assert denied.json()["code"] == "platform_managed"
     assert allowed.status_code == 200
-    assert selectors_config.get_setting(tenant, "agents.max_children") == 45
+    assert selectors.get_setting(tenant, "agents.max_children") == 45
 
 
 @pytest.mark.django_db
@@ -618,7 +619,7 @@ def test_platform_setting_set__platform_admin__tenants_resolve_to_it(as_user, te
 
     assert response.status_code == 200, response.json()
     assert (response.json()["value"], response.json()["source"]) == (65, "platform")
-    assert selectors_config.get_setting(tenant, "agents.max_children") == 65
+    assert selectors.get_setting(tenant, "agents.max_children") == 65
     entry = audit_entries("setting.changed")[-1]
     assert entry.tenant_id is None
     assert entry.details["level"] == "platform"

@@ -447,7 +447,7 @@ def test_membership_for__settings_then_membership__instances_as_the_orm_builds_t
     assert owner_tenant.pk == tenant.pk
     assert owner_tenant.resource_limits == tenant.resource_limits  # JSON decoded by the field
     assert isinstance(owner_tenant.model_defaults, dict)
-    assert membership_for(user=admin, tenant=TenantFactory()) is None
+    assert membership_for(user=admin, tenant=TenantFactory.create()) is None
 
 
 # --- Issue 10, finding 4: assigning a role checks its permissions, not only its rank -------------

@@ -1,20 +1,21 @@
-"""Reads of tenants, teams and memberships. The tenant is always passed explicitly."""
+"""Reads of tenants, memberships, teams and roles. The tenant is always passed explicitly."""
 
 from __future__ import annotations
 
+import uuid
 from contextlib import nullcontext
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
-from django.utils import timezone
+from django.db.models import Count, Q, QuerySet
 from django_scopes import scopes_disabled
 
 from accounts.models import Role, User
 from core.rows import Columns, prepared_cursor, relate
 from core.tenancy import settings_statement, user_context
-from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
-from tenants.selectors_config import get_setting
+from tenants.models import Membership, Team, Tenant
+from tenants.selectors.common import TenantRef, UserRef
+from tenants.selectors.settings import get_setting
 
 _MEMBERSHIP, _TENANT, _ROLE = Columns(Membership, "m"), Columns(Tenant, "t"), Columns(Role, "r")
 _MEMBERSHIP_SQL = (
@@ -24,18 +25,22 @@ _MEMBERSHIP_SQL = (
 )
 
 
-def membership_for(*, user: Any, tenant: Any, settings: dict[str, str] | None = None) -> Membership | None:
-    """The user's membership in `tenant` (an instance or id), with its tenant and role, or None.
+def membership_for(
+    *, user: UserRef, tenant: TenantRef, settings: dict[str, str] | None = None
+) -> Membership | None:
+    """The user's membership in `tenant`, with its tenant and role, or None. `user` and `tenant`
+    are instances or ids (the API's gate has the tenant's id only).
 
     One fixed statement (it runs on every tenant API request). `settings`: row-level-security
     settings to set first, in the same round trip (the API's tenant check sets the tenant's).
     """
-    params = [getattr(tenant, "pk", tenant), getattr(user, "pk", user)]
+    tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
+    user_id = user.pk if isinstance(user, User) else user
     # Pipelined with the settings: both statements in one round trip, in order.
     with prepared_cursor() as cursor, connection.connection.pipeline() if settings else nullcontext():
         if settings:
             cursor.execute(*settings_statement(settings))
-        cursor.execute(_MEMBERSHIP_SQL, params)
+        cursor.execute(_MEMBERSHIP_SQL, [tenant_id, user_id])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -45,7 +50,17 @@ def membership_for(*, user: Any, tenant: Any, settings: dict[str, str] | None = 
     return membership
 
 
-def tenant_list_for_user(*, user: Any) -> QuerySet[Tenant]:
+def membership_list_for_user(*, user: User) -> list[Membership]:
+    """The user's own memberships in every tenant, with tenant, role and team, by tenant name."""
+    with scopes_disabled():  # the caller's own memberships, across tenants (RLS own-rows)
+        return list(
+            Membership.objects.filter(user=user)
+            .select_related("tenant", "role", "team")
+            .order_by("tenant__name")
+        )
+
+
+def tenant_list_for_user(*, user: User) -> QuerySet[Tenant]:
     """The tenants `user` may see: their memberships' tenants, or every tenant for platform staff."""
     if user.is_platform_staff:
         return Tenant.objects.order_by("name", "id")
@@ -55,13 +70,31 @@ def tenant_list_for_user(*, user: Any) -> QuerySet[Tenant]:
     return Tenant.objects.filter(id__in=tenant_ids).order_by("name", "id")
 
 
+def tenant_owner_candidate(*, user_id: uuid.UUID) -> User | None:
+    """The active user with this id, who may become a new tenant's first owner; None if none."""
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
 def team_list(*, tenant: Tenant) -> QuerySet[Team]:
+    """The tenant's teams, by name, each with its `member_count`."""
     return (
         Team.objects.filter(tenant=tenant).annotate(member_count=Count("memberships")).order_by("name", "id")
     )
 
 
+def team_member_count(*, team: Team) -> int:
+    """How many members a team has (a team straight from a write carries no annotation)."""
+    return team.memberships.count()
+
+
+def team_get(*, tenant: Tenant, team_id: uuid.UUID | str) -> Team | None:
+    """One of the tenant's teams (with `member_count`); None for another tenant's or a missing one."""
+    return team_list(tenant=tenant).filter(pk=team_id).first()
+
+
 def member_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Membership]:
+    """The tenant's members with user, role and team, by joining date; `filters`: role (a slug),
+    team (an id), q (part of an e-mail or name)."""
     qs = Membership.objects.filter(tenant=tenant).select_related("user", "role", "team")
     filters = filters or {}
     if filters.get("role"):
@@ -78,28 +111,14 @@ def role_list(*, tenant: Tenant) -> QuerySet[Role]:
     return Role.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant)).order_by("-rank", "name", "id")
 
 
+def role_get(*, tenant: Tenant, role_id: uuid.UUID | str) -> Role | None:
+    """A system role or one of the tenant's; None for another tenant's or a missing one."""
+    return role_list(tenant=tenant).filter(pk=role_id).first()
+
+
 def owner_count(*, tenant: Tenant) -> int:
+    """How many members hold the system owner role."""
     return Membership.objects.filter(tenant=tenant, role__slug="owner", role__tenant__isnull=True).count()
-
-
-def invite_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Invite]:
-    """The tenant's invites, newest first, with `effective_status`; filter on that status."""
-    now = timezone.now()
-    qs = (
-        Invite.objects.filter(tenant=tenant)
-        .select_related("role", "team", "invited_by")
-        .annotate(
-            effective_status=Case(
-                When(status=InviteStatus.PENDING, expires_at__lte=now, then=Value(InviteStatus.EXPIRED)),
-                default=F("status"),
-                output_field=CharField(),
-            )
-        )
-        .order_by("-created_at", "-id")
-    )
-    if status:
-        qs = qs.filter(effective_status=status)
-    return qs
 
 
 def tenants_require_mfa(user: User) -> bool:
