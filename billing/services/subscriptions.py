@@ -11,6 +11,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record, changes
 from billing import locks
@@ -27,6 +28,7 @@ from billing.services.common import ensure_account, fmt, markup_of, record_thres
 from billing.services.postings import post_entry
 from billing.types import TenantRef
 from core.errors import LimitExceeded, NotFound
+from tenants.models import Tenant
 
 
 def _period_key(subscription: Subscription) -> str:
@@ -71,16 +73,19 @@ def credits_grant_included(*, subscription: Subscription, now: datetime | None =
 
 
 @transaction.atomic
-def billing_tenant_setup(*, tenant: Any, actor: Any = None, owner: Any = None) -> CreditAccount:
-    """A new tenant's credit account and subscription, and its first included credits.
+def billing_tenant_setup(
+    *, tenant: Tenant, actor: User | None = None, owner: User | None = None
+) -> CreditAccount:
+    """A new tenant's credit account and subscription on its plan, and its first included credits.
 
-    Called by tenant creation (and so by sign-up) in its transaction, in the tenant's context.
-    A tenant owned by a platform admin gets an unlimited account.
+    Subscribed to tenants' `tenant_created` event: it runs in tenant creation's transaction (and
+    so sign-up's), in the tenant's context. A tenant owned by a platform admin gets an unlimited
+    account.
     """
     plan = Plan.objects.filter(code=tenant.plan).first() or Plan.objects.get(code="starter")
     now = timezone.now()
     account = CreditAccount.objects.create(
-        tenant=tenant, unlimited=bool(owner is not None and getattr(owner, "is_platform_admin", False))
+        tenant=tenant, unlimited=bool(owner is not None and owner.is_platform_admin)
     )
     subscription = Subscription.objects.create(
         tenant=tenant,
@@ -120,10 +125,11 @@ SUBSCRIPTION_FIELDS = ["plan", "status", "purchased_agent_slots", "markup_multip
 
 
 @transaction.atomic
-def subscription_update(*, tenant: Any, actor: Any, data: dict[str, Any]) -> Subscription:
+def subscription_update(*, tenant: TenantRef, actor: User, data: dict[str, Any]) -> Subscription:
     """Platform staff: change a tenant's plan, status, bought agent slots or markup; audited.
 
-    A plan change is mirrored on the tenant's profile (tenant.plan) through tenant_update.
+    Billing owns the plan; a change is copied to the tenant's profile (`Tenant.plan`) here, the
+    one place that writes it after the tenant's creation.
     """
     subscription = locks.subscription_lock(tenant=tenant)
     if subscription is None:
@@ -172,12 +178,11 @@ def subscription_update(*, tenant: Any, actor: Any, data: dict[str, Any]) -> Sub
             actor=actor,
         )
     if "plan" in diff:
-        from tenants.models import Tenant
-        from tenants.services import tenant_update
-
-        profile = Tenant.objects.get(pk=subscription.tenant_id)
-        if profile.plan != subscription.plan.code:
-            tenant_update(tenant=profile, actor=actor, data={"plan": subscription.plan.code})
+        # The tenant's `plan` is a copy for its profile; this service is the one that writes it
+        # (the subscription's audit entry above records the change).
+        Tenant.objects.filter(pk=subscription.tenant_id).update(
+            plan=subscription.plan.code, updated_at=timezone.now()
+        )
     return subscription
 
 
