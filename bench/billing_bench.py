@@ -165,7 +165,9 @@ def seed(out: Path) -> None:
             "INSERT INTO bench_accounts VALUES (%s, %s, %s)",
             [(t["n"], t["tenant"], t["account"]) for t in made],
         )
-        cursor.execute("ANALYZE")
+        # Vacuumed and analysed now, not by autovacuum in the middle of the first figures (its
+        # workers' CPU is the database's, and would land on whichever figure runs then).
+        cursor.execute("VACUUM (ANALYZE)")
     out.write_text(json.dumps(made))
 
 
@@ -258,9 +260,9 @@ class Run:
     def __init__(self, args: argparse.Namespace, url: str, scripts: dict[str, Path]) -> None:
         self.args, self.url, self.scripts = args, url, scripts
         self.figures: list[Figure] = []
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:  # (its backend must be alive to be asked)
             pid = conn.execute("SELECT pg_backend_pid()").fetchone()
-        self.postmaster = cpu.postmaster_of(pid[0]) if pid else None
+            self.postmaster = cpu.postmaster_of(pid[0]) if pid else None
 
     def _our_backends(self) -> int:
         """Client backends of the bench database, and any backend ended but not yet reaped."""
@@ -362,8 +364,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", DEFAULT_PORT)))
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", DEFAULT_DB))
-    parser.add_argument("--only", default="", help="Comma-separated HTTP figures to run (tuning).")
-    parser.add_argument("--no-pgbench", action="store_true", help="Skip pgbench (tuning).")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="Comma-separated parts to run: HTTP figures (single-spread, bare-charge, ...), 'pgbench'"
+        " (its figures), 'rounds' (the interleaved rounds). Keeps the database. Default: everything.",
+    )
+    parser.add_argument("--no-pgbench", action="store_true", help="Skip pgbench and the rounds (tuning).")
     parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
     parser.add_argument("--reuse", action="store_true", help="Reuse a kept, seeded bench database.")
     args = parser.parse_args()
@@ -421,7 +428,10 @@ def main() -> None:
         in_use = sorted(others) or "none"
         print(f"  PostgreSQL postmaster pid {run.postmaster.pid}; other databases in use: {in_use}")
 
-    pg_names = () if args.no_pgbench else ("single-spread", "single-hot", "plain-spread", "batch-100")
+    only = set(filter(None, args.only.split(",")))
+    pg_names: tuple[str, ...] = ("single-spread", "single-hot", "plain-spread", "batch-100")
+    if args.no_pgbench or (only and "pgbench" not in only):
+        pg_names = ()
     for name in pg_names:
         for clients in (8, 32):
             run.pgbench(name, clients, args.seconds)
@@ -448,14 +458,21 @@ def main() -> None:
             ("batch-1000", project, batch_request(spread, 1000), (8,)),
             ("bare-charge", bare, bare_request(spread), (8, 32)),
         ]
-        only = set(filter(None, args.only.split(",")))
         for name, served, make, client_counts in plans:
             if only and name not in only:
                 continue
             for clients in client_counts:
                 run.http(name, served, make, clients, args.seconds)
-        if not args.no_pgbench and not only and args.rounds:
+        if not args.no_pgbench and (not only or "rounds" in only) and args.rounds:
             print(f"interleaved rounds at 8 clients, {args.round_seconds:.0f} s each:", flush=True)
+            if only and "single-spread" not in only:
+                # Fresh workers: connections, prepared statements, and a last-use write for every
+                # key's first request of the minute (1,000 keys); as the main figures would have.
+                print("  (warming the servers up first: 10 s of each charge, not measured)", flush=True)
+                for served, make in ((project, charge_request(spread)), (bare, bare_request(spread))):
+                    loadgen.run(
+                        host=servers.HOST, ports=served.ports, clients=8, seconds=10, warmup=0, make=make
+                    )
             for n in range(1, args.rounds + 1):
                 group = f"round {n}"
                 run.pgbench("single-spread", 8, args.round_seconds, group=group)
@@ -469,8 +486,6 @@ def main() -> None:
         project.stop()
         bare.stop()
 
-    if only or args.no_pgbench:
-        return
     print()
     print(report.render(run.figures))
     (work / "results.json").write_text(json.dumps([f.as_dict() for f in run.figures], indent=2))
@@ -480,7 +495,7 @@ def main() -> None:
     verified = subprocess.run(  # our own command
         [sys.executable, "manage.py", "verify_ledger", "--chunk", "1000"], env=env, cwd=BASE_DIR, check=False
     )
-    if not args.keep:
+    if not (args.keep or only or args.no_pgbench):
         drop_database(app_url, args.database)
         keys_file.unlink(missing_ok=True)
     sys.exit(verified.returncode)

@@ -98,6 +98,7 @@ def start(
             "30",
             "--log-level",
             "warning",
+            "--no-control-socket",  # one per user by default: several servers would contend for it
         ]
         servers.processes.append(subprocess.Popen(command, env=env, cwd=cwd))  # our own command
     deadline = time.monotonic() + 90
