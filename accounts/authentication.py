@@ -3,21 +3,27 @@
 simplejwt checks the signature (HS256 only: `alg: none` and other algorithms are refused), the
 expiry and the token type (a refresh token is not an access token). On top of that every token
 names its session (`sid`), loaded with its user in one query, so revoking a session, changing a
-password or deactivating a user takes effect on the very next request.
+password or deactivating a user takes effect on the very next request. The session stays on the
+request for the views that act on it (`request_session`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
-from accounts.models import User
+from accounts.models import User, UserSession
 from accounts.selectors import session_for_authentication
 from core.gates import once_per
+
+# Where the authenticated session is kept on the Django request (under DRF's, so that it is the
+# same object however the request is reached). Written and read only in this module.
+_SESSION_ATTRIBUTE = "qm_session"
 
 
 class SessionJWTAuthentication(JWTAuthentication):
@@ -38,12 +44,20 @@ class SessionJWTAuthentication(JWTAuthentication):
         user = session.user
         if str(user.pk) != str(token.get("user_id")) or not user.is_active:
             raise AuthenticationFailed("This account is not active.", code="user_inactive")
-        request._request.qm_session = session  # type: ignore[attr-defined]  # the caller's session
+        setattr(request._request, _SESSION_ATTRIBUTE, session)
         _mark_seen(user)
         return user, token
 
 
-def _mark_seen(user: Any) -> None:
+def request_session(request: Request | HttpRequest) -> UserSession | None:
+    """The session whose access token authenticated `request`; None for an API key, or before
+    authentication."""
+    django_request = request._request if isinstance(request, Request) else request
+    session: UserSession | None = getattr(django_request, _SESSION_ATTRIBUTE, None)
+    return session
+
+
+def _mark_seen(user: User) -> None:
     """Record activity at most once a minute per user: no write per request on a hot path."""
     if once_per(f"qm:user-seen:{user.pk}", 60):
         User.objects.filter(pk=user.pk).update(last_seen_at=timezone.now())

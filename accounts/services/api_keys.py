@@ -7,14 +7,14 @@ import ipaddress
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions as registry
 from accounts.api_key_auth import KEY_PREFIX, hash_key
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
+from accounts.types import TenantRef
 from audit.models import Severity
 from audit.services import audit_record
 from core import context
@@ -84,8 +84,8 @@ def _check_scopes(*, scopes: Iterable[str], held: frozenset[str]) -> list[str]:
 @transaction.atomic
 def api_key_create(
     *,
-    tenant: Any,
-    actor: Any,
+    tenant: TenantRef,
+    actor: User,
     name: str,
     scopes: Iterable[str],
     allowed_ips: Iterable[str] = (),
@@ -116,7 +116,7 @@ def api_key_create(
 
     raw_key = generate_key()
     api_key = ApiKey.objects.create(
-        tenant=tenant,
+        tenant_id=tenant.pk,
         created_by=actor,
         name=name,
         prefix=raw_key[:PREFIX_LENGTH],
@@ -144,7 +144,7 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: Any, actor_permissions: frozenset[str]) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, actor: User, actor_permissions: frozenset[str]) -> ApiKey:
     """Revoke a key: its next request is refused. One's own keys need api_keys:write (which the
     endpoint checks); anyone else's need api_keys:admin. `actor_permissions`: what the actor may
     do in the key's tenant (through a key, within its scopes: the gate's

@@ -1,4 +1,4 @@
-"""Logging in and staying logged in: sessions, rotating refresh tokens, lockout, passwords.
+"""Logging in and staying logged in: the login steps, sessions, rotating refresh tokens, lockout.
 
 A session is one login on one device. Its refresh tokens rotate on every use; the session row
 keeps the jti of the one valid refresh token, so rotation is a compare-and-set under a row
@@ -18,22 +18,28 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User, UserManager, UserSession
 from accounts.services import lockout
-from accounts.services.mfa import mfa_enabled
+from accounts.services.mfa import (
+    challenge_issue,
+    challenge_user,
+    mfa_demanded_by_rules,
+    mfa_enabled,
+    mfa_verify,
+    totp_confirm,
+    totp_enroll,
+)
 from audit.models import Severity
 from audit.services import audit_record
 from core.context import client_ip
-from core.errors import DomainError, InvalidInput, RetryLater
+from core.errors import DomainError, RetryLater
 
 # A rotated token seen again within this many seconds is a client retry, not theft.
 REFRESH_RETRY_GRACE = timedelta(seconds=10)
@@ -154,7 +160,7 @@ def session_refresh(*, raw_refresh: str) -> IssuedTokens:
     return IssuedTokens(access=access, refresh=refresh, session=session)
 
 
-def _revoke(session: UserSession, *, reason: str, actor: Any, severity: str = Severity.INFO) -> None:
+def _revoke(session: UserSession, *, reason: str, actor: User | None, severity: str = Severity.INFO) -> None:
     session.revoked_at = timezone.now()
     session.revoke_reason = reason
     session.save(update_fields=["revoked_at", "revoke_reason"])
@@ -169,14 +175,16 @@ def _revoke(session: UserSession, *, reason: str, actor: Any, severity: str = Se
 
 
 @transaction.atomic
-def session_revoke(*, session: UserSession, actor: Any, reason: str = "logout") -> None:
+def session_revoke(*, session: UserSession, actor: User, reason: str = "logout") -> None:
     """End one session now: its access and refresh tokens stop on the next request."""
     session = UserSession.objects.select_for_update().select_related("user").get(pk=session.pk)
     if session.revoked_at is None:
         _revoke(session, reason=reason, actor=actor)
 
 
-def sessions_revoke_all(*, user: User, reason: str, actor: Any, keep: UserSession | None = None) -> int:
+def sessions_revoke_all(
+    *, user: User, reason: str, actor: User | None, keep: UserSession | None = None
+) -> int:
     """End every live session of `user` (but `keep`); returns how many ended."""
     qs = UserSession.objects.filter(user=user, revoked_at__isnull=True)
     if keep is not None:
@@ -268,8 +276,6 @@ def axes_lockout_response(request: HttpRequest, original_response: Any, credenti
     """What django-axes' middleware answers for a locked-out login (AXES_LOCKOUT_CALLABLE)."""
     if request.path.startswith("/api/") and original_response is not None:
         return original_response  # already our JSON 429 account_locked, with Retry-After
-    from django.http import HttpResponse
-
     return HttpResponse("Too many failed logins: this account is locked for a while.", status=429)
 
 
@@ -288,54 +294,68 @@ def account_unlock(*, user: User, actor: User) -> int:
     return count
 
 
-# --- Passwords --------------------------------------------------------------------------------
+# --- The login steps ---------------------------------------------------------------------------
+# Each step is one service; the views only parse and render. The login and its second step
+# commit even when they refuse (a wrong password or code must count), so they are not one
+# transaction: their checks commit on their own, then the session opens in its own.
 
 
-def _validated(password: str, user: User, field: str = "new_password") -> str:
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "The password is not acceptable.", code="validation_error", errors={field: exc.messages}
-        ) from exc
-    return password
+@dataclass(frozen=True)
+class LoginOutcome:
+    """What a right password leads to: tokens, or a challenge for the second factor."""
+
+    tokens: IssuedTokens | None = None
+    challenge_token: str = ""
+    challenge_purpose: str = ""  # "verify": send a code; "enroll": set a second factor up first
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.tokens is not None:
+            return self.tokens.as_dict()
+        flag = "mfa_required" if self.challenge_purpose == "verify" else "mfa_enrollment_required"
+        return {flag: True, "challenge_token": self.challenge_token}
 
 
-def password_change(
-    *,
-    request: HttpRequest,
-    user: User,
-    current_password: str,
-    new_password: str,
-    session: UserSession | None,
-) -> None:
-    """Change one's password; every other session ends.
-
-    The current password is checked like a login (a wrong one counts towards the lockout, and
-    a locked-out address is refused), so a stolen access token cannot be used to guess it.
-    That check commits on its own; the change is one transaction after it.
-    """
-    try:
-        password_check(request=request, email=user.email, password=current_password, known_device=True)
-    except AuthenticationError:
-        raise InvalidInput(
-            "The current password is wrong.",
-            code="wrong_password",
-            errors={"current_password": ["Wrong password."]},
-        ) from None
-    with transaction.atomic():
-        user.set_password(_validated(new_password, user))
-        user.save(update_fields=["password", "updated_at"])
-        sessions_revoke_all(user=user, reason="password_changed", actor=user, keep=session)
-        audit_record(action="auth.password_changed", target=user, severity=Severity.WARNING, actor=user)
+def login(
+    *, request: HttpRequest, email: str, password: str, device_token: str = "", device_name: str = ""
+) -> LoginOutcome:
+    """Log in with e-mail and password (password_check's policy): a session and its tokens, or,
+    when the user has a second factor, a challenge to verify it, or, when a rule demands one
+    that is not set up, a challenge to enrol it. Either challenge proves the password for
+    CHALLENGE_MAX_AGE seconds."""
+    user = password_check(request=request, email=email, password=password, device_token=device_token)
+    if mfa_enabled(user):
+        return LoginOutcome(
+            challenge_token=challenge_issue(user=user, purpose="verify"), challenge_purpose="verify"
+        )
+    if mfa_demanded_by_rules(user):
+        return LoginOutcome(
+            challenge_token=challenge_issue(user=user, purpose="enroll"), challenge_purpose="enroll"
+        )
+    return LoginOutcome(
+        tokens=session_start(user=user, request=request, device_name=device_name, mfa_verified=False)
+    )
 
 
-@transaction.atomic
-def password_reset_complete(*, user: User, new_password: str) -> None:
-    """Set a new password from a reset link: every session ends, the lockout is lifted. It
-    issues no tokens: the user logs in again, second factor included."""
-    user.set_password(_validated(new_password, user))
-    user.save(update_fields=["password", "updated_at"])
-    sessions_revoke_all(user=user, reason="password_reset", actor=None)
-    lockout.failures_forget(email=user.email)
-    audit_record(action="auth.password_reset", target=user, severity=Severity.WARNING, actor=user)
+def login_mfa_verify(
+    *, request: HttpRequest, challenge_token: str, code: str, device_name: str = ""
+) -> tuple[IssuedTokens, str]:
+    """The second step: a TOTP or backup code (each accepted once) for a `verify` challenge;
+    returns the new session's tokens and which kind of code it was ("totp" or "backup")."""
+    user = challenge_user(challenge_token, purpose="verify")
+    kind = mfa_verify(user=user, code=code)
+    return session_start(user=user, request=request, device_name=device_name, mfa_verified=True), kind
+
+
+def login_mfa_enroll(*, challenge_token: str) -> dict[str, str]:
+    """For an `enroll` challenge: start TOTP enrolment (its otpauth URI and QR code)."""
+    return totp_enroll(user=challenge_user(challenge_token, purpose="enroll"))
+
+
+def login_mfa_enroll_confirm(
+    *, request: HttpRequest, challenge_token: str, code: str, device_name: str = ""
+) -> tuple[IssuedTokens, list[str]]:
+    """For an `enroll` challenge: confirm the new device with a first code; returns the new
+    session's tokens and the backup codes (shown once)."""
+    user = challenge_user(challenge_token, purpose="enroll")
+    codes = totp_confirm(user=user, code=code)
+    return session_start(user=user, request=request, device_name=device_name, mfa_verified=True), codes

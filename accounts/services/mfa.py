@@ -15,17 +15,25 @@ only as keyed hashes (`backup_code_digest`).
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import segno
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
+from accounts import selectors
 from accounts.hooks import tenants_require_mfa
-from accounts.models import TOTP_KEY_PLACEHOLDER, TOTP_SEED_BYTES, EncryptedTOTPDevice, TOTPSeed, User
+from accounts.models import (
+    TOTP_KEY_PLACEHOLDER,
+    TOTP_SEED_BYTES,
+    EncryptedTOTPDevice,
+    TOTPSeed,
+    User,
+    UserSession,
+)
 from audit.models import Severity
 from audit.services import audit_record
 from core.errors import Conflict, DomainError, RetryLater
@@ -57,7 +65,7 @@ def mfa_enabled(user: User) -> bool:
     return EncryptedTOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def confirmed_totp_device(user: Any) -> EncryptedTOTPDevice | None:
+def confirmed_totp_device(user: User) -> EncryptedTOTPDevice | None:
     """The user's confirmed TOTP device, if 2FA is on."""
     return EncryptedTOTPDevice.objects.filter(user=user, confirmed=True).first()
 
@@ -79,11 +87,13 @@ def challenge_issue(*, user: User, purpose: str) -> str:
 
 
 def challenge_user(token: str, *, purpose: str) -> User:
+    """The active user a challenge was issued to, for `purpose`; else InvalidChallenge (forged,
+    expired, another purpose, or the password changed since)."""
     try:
         data = signing.loads(token, salt=CHALLENGE_SALT, max_age=CHALLENGE_MAX_AGE)
     except signing.BadSignature as exc:
         raise InvalidChallenge() from exc
-    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    user = selectors.user_get_active(user_id=data.get("u"))
     if user is None or data.get("p") != purpose or user.password[-12:] != data.get("h"):
         raise InvalidChallenge()
     return user
@@ -92,12 +102,10 @@ def challenge_user(token: str, *, purpose: str) -> User:
 # --- Verification -------------------------------------------------------------------------------
 
 
-def _check_throttle(device: Any) -> None:
+def _check_throttle(device: EncryptedTOTPDevice) -> None:
     allowed, info = device.verify_is_allowed()
     if not allowed:
         wait = (info or {}).get("locked_until")
-        from django.utils import timezone
-
         retry = max(1, int((wait - timezone.now()).total_seconds())) if wait else 30
         raise MfaThrottled(retry_after=retry)
 
@@ -152,8 +160,9 @@ def totp_enroll(*, user: User) -> dict[str, str]:
 
 
 @transaction.atomic
-def totp_confirm(*, user: User, code: str) -> list[str]:
-    """Confirm enrolment with a first code; return fresh backup codes (shown this once)."""
+def totp_confirm(*, user: User, code: str, session: UserSession | None = None) -> list[str]:
+    """Confirm enrolment with a first code; return fresh backup codes (shown this once). The
+    `session` it is confirmed from, if any, now counts as verified by the second factor."""
     device = EncryptedTOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
     if device is None:
         raise Conflict("Start enrolment first.", code="mfa_not_enrolling")
@@ -163,6 +172,8 @@ def totp_confirm(*, user: User, code: str) -> list[str]:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _new_backup_codes(user)
+    if session is not None:
+        UserSession.objects.filter(pk=session.pk).update(mfa_verified=True)
     audit_record(action="auth.mfa_enabled", target=user, severity=Severity.WARNING, actor=user)
     return codes
 

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import PlatformRole, User, UserManager
+from accounts.services.auth import sessions_revoke_all
+from audit.services import audit_record, changes
 from core.errors import InvalidInput
 
 
@@ -68,9 +70,6 @@ def user_save_from_admin(*, user: User, actor: User, created: bool, before: dict
 
     Deactivation ends every session at once; role and flag changes are warnings in the log.
     """
-    from accounts.services.auth import sessions_revoke_all
-    from audit.services import audit_record, changes
-
     user.email = UserManager.normalize_email(user.email)
     user.save()
     after = {f: getattr(user, f) for f in ADMIN_EDITABLE_FIELDS}

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions as registry
-from accounts.api.auth_views import AuthApi, TokensOutput, password_field
+from accounts.api.common import AuthApi, TokensOutput, password_field
 from accounts.services import auth, mfa
 from core.api import BaseApi
 from tenants import services

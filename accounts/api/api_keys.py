@@ -95,7 +95,7 @@ class ApiKeyListCreateApi(TenantScopedApi):
         data.is_valid(raise_exception=True)
         api_key, raw_key = services.api_key_create(
             tenant=self.tenant,
-            actor=request.user,
+            actor=self.user,
             actor_permissions=self.access.permissions,
             acting_key=self.access.api_key,
             **data.validated_data,
@@ -123,6 +123,6 @@ class ApiKeyRevokeApi(TenantScopedApi):
     def post(self, request: Request, tenant_id: Any, api_key_id: Any) -> Response:
         api_key = self.get_or_404(selectors.api_key_list(tenant=self.tenant), pk=api_key_id)
         api_key = services.api_key_revoke(
-            api_key=api_key, actor=request.user, actor_permissions=self.access.permissions
+            api_key=api_key, actor=self.user, actor_permissions=self.access.permissions
         )
         return Response(ApiKeyOutput(api_key).data)

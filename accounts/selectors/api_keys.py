@@ -4,20 +4,22 @@ is the one cross-tenant read, and it says so)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import ApiKey, User, UserSession
+from accounts.models import ApiKey, User
+from accounts.types import TenantRef
 from core.rows import Columns, prepared_cursor, relate
 
 
-def api_key_list(*, tenant: Any) -> QuerySet[ApiKey]:
+def api_key_list(*, tenant: TenantRef) -> QuerySet[ApiKey]:
     """The tenant's API keys, newest first, revoked ones included, with their creators."""
-    return ApiKey.objects.filter(tenant=tenant).select_related("created_by").order_by("-created_at", "-id")
+    return (
+        ApiKey.objects.filter(tenant_id=tenant.pk).select_related("created_by").order_by("-created_at", "-id")
+    )
 
 
-def api_key_get(*, tenant: Any, api_key_id: Any) -> ApiKey | None:
+def api_key_get(*, tenant: TenantRef, api_key_id: uuid.UUID | str) -> ApiKey | None:
     """One API key of `tenant`, or None (another tenant's id answers like an unknown one)."""
     return api_key_list(tenant=tenant).filter(pk=api_key_id).first()
 
@@ -46,27 +48,3 @@ def api_key_for_authentication(*, key_hash: str) -> ApiKey | None:
     api_key = _KEY.build(row)
     relate(api_key, "created_by", _CREATOR.build(row, _KEY.width))
     return api_key
-
-
-_SESSION = Columns(UserSession, "s")
-_SESSION_USER = Columns(User, "u")
-_SESSION_SQL = (
-    f"SELECT {_SESSION.sql}, {_SESSION_USER.sql} FROM accounts_usersession s"  # noqa: S608  # model columns
-    " JOIN accounts_user u ON u.id = s.user_id WHERE s.id = %s"
-)
-
-
-def session_for_authentication(*, session_id: Any) -> UserSession | None:
-    """The session a JWT names, with its user, in one prepared statement (every JWT request)."""
-    try:
-        session_uuid = uuid.UUID(str(session_id))
-    except ValueError:
-        return None  # not an id at all: no such session
-    with prepared_cursor() as cursor:
-        cursor.execute(_SESSION_SQL, [session_uuid])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    session = _SESSION.build(row)
-    relate(session, "user", _SESSION_USER.build(row, _SESSION.width))
-    return session
