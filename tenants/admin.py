@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -34,7 +35,7 @@ from accounts import permissions as registry
 from accounts.models import Role, User, UserManager
 from core.admin_bypass import PlatformStaffAdminMixin, ReadOnlyAdmin
 from core.errors import DomainError
-from tenants import selectors, services, services_config, settings_registry
+from tenants import selectors, services, settings_registry
 from tenants.models import (
     FeatureFlag,
     Membership,
@@ -52,6 +53,14 @@ STATUS_LABELS = {
     TenantStatus.PROVISIONING: "info",
     TenantStatus.FAILED: "warning",
 }
+
+
+def actor_of(request: HttpRequest) -> User:
+    """The platform staff member using the back office, as the services' actor."""
+    user = request.user
+    if not isinstance(user, User):  # the admin site lets no anonymous caller this far
+        raise PermissionDenied
+    return user
 
 
 def _error_text(exc: DomainError) -> str:
@@ -236,11 +245,11 @@ class TenantAdmin(ServiceAdmin):
         if change:
             data = _changed(form, services.TENANT_FIELDS)
             if data:
-                services.tenant_update(tenant=obj, actor=request.user, data=data)
+                services.tenant_update(tenant=obj, actor=actor_of(request), data=data)
             return
         fields = {f: form.cleaned_data[f] for f in TenantAddForm.Meta.fields if f in form.cleaned_data}
         created = services.tenant_create(
-            actor=request.user, owner=form.cleaned_data.get("owner_email"), **fields
+            actor=actor_of(request), owner=form.cleaned_data.get("owner_email"), **fields
         )
         # The admin's success message, redirect and history entry refer to `obj`.
         obj.pk = created.pk
@@ -302,7 +311,7 @@ class TenantAdmin(ServiceAdmin):
         # Primary-key order: the services lock each tenant row, always in the same order.
         for tenant in queryset.order_by("pk"):
             try:
-                service(tenant=tenant, actor=request.user, reason=reason)
+                service(tenant=tenant, actor=actor_of(request), reason=reason)
             except DomainError as exc:
                 self.message_user(request, f"{tenant.name}: {exc.detail}", messages.WARNING)
             else:
@@ -358,11 +367,11 @@ class TeamAdmin(ServiceAdmin):
         if change:
             data = _changed(form, TEAM_FIELDS)
             if data:
-                services.team_update(team=obj, actor=request.user, data=data)
+                services.team_update(team=obj, actor=actor_of(request), data=data)
             return
         created = services.team_create(
             tenant=form.cleaned_data["tenant"],
-            actor=request.user,
+            actor=actor_of(request),
             name=form.cleaned_data["name"],
             slug=form.cleaned_data["slug"],
             description=form.cleaned_data["description"],
@@ -372,12 +381,12 @@ class TeamAdmin(ServiceAdmin):
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: Team) -> None:
-        services.team_delete(team=obj, actor=request.user)
+        services.team_delete(team=obj, actor=actor_of(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
         # team_delete refuses nothing, so the bulk "delete selected" action is safe to keep.
         for team in queryset.order_by("pk"):
-            services.team_delete(team=team, actor=request.user)
+            services.team_delete(team=team, actor=actor_of(request))
 
 
 # --- Memberships ------------------------------------------------------------------------------
@@ -439,11 +448,11 @@ class MembershipAdmin(ServiceAdmin):
         clear_team = "team" in form.changed_data and team is None
         if role is not None or team is not None or clear_team:
             services.member_update(
-                membership=obj, actor=request.user, role=role, team=team, clear_team=clear_team
+                membership=obj, actor=actor_of(request), role=role, team=team, clear_team=clear_team
             )
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.member_remove(membership=obj, actor=request.user)
+        services.member_remove(membership=obj, actor=actor_of(request))
 
 
 # --- Roles (accounts.Role; here, next to the services that write them) ----------------------
@@ -546,12 +555,12 @@ class RoleAdmin(ServiceAdmin):
         if change:
             data = _changed(form, ROLE_FIELDS)
             if data:
-                services.role_update(role=obj, actor=request.user, data=data)
+                services.role_update(role=obj, actor=actor_of(request), data=data)
             return
         cleaned = form.cleaned_data
         created = services.role_create(
             tenant=cleaned["tenant"],
-            actor=request.user,
+            actor=actor_of(request),
             name=cleaned["name"],
             permissions=list(cleaned["permissions"]),
             rank=cleaned["rank"],
@@ -563,7 +572,7 @@ class RoleAdmin(ServiceAdmin):
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: Role) -> None:
-        services.role_delete(role=obj, actor=request.user)
+        services.role_delete(role=obj, actor=actor_of(request))
 
 
 # --- Configuration: settings (values masked, history read-only), flags, the secret locker -------
@@ -689,15 +698,15 @@ class SettingAdmin(ServiceAdmin):
         else:
             tenant, key, environment = cleaned.get("tenant"), cleaned["key"], cleaned["environment"]
         if cleaned.get("reset"):
-            services_config.setting_reset(
-                tenant=tenant, key=key, actor=request.user, environment=environment, reason=reason
+            services.setting_reset(
+                tenant=tenant, key=key, actor=actor_of(request), environment=environment, reason=reason
             )
         elif cleaned.get("parsed_value") is not None:
-            services_config.setting_set(
+            services.setting_set(
                 tenant=tenant,
                 key=key,
                 value=cleaned["parsed_value"],
-                actor=request.user,
+                actor=actor_of(request),
                 environment=environment,
                 reason=reason,
             )
@@ -789,12 +798,12 @@ class FeatureFlagAdmin(ServiceAdmin):
         if change:
             data = _changed(form, FLAG_ADMIN_FIELDS)
             if data:
-                services_config.flag_update(flag=obj, actor=request.user, data=data)
+                services.flag_update(flag=obj, actor=actor_of(request), data=data)
             return
         cleaned = form.cleaned_data
-        created = services_config.flag_create(
+        created = services.flag_create(
             tenant=cleaned.get("tenant"),
-            actor=request.user,
+            actor=actor_of(request),
             key=cleaned["key"],
             environment=cleaned["environment"],
             **{f: cleaned[f] for f in FLAG_ADMIN_FIELDS if f in cleaned},
@@ -803,14 +812,14 @@ class FeatureFlagAdmin(ServiceAdmin):
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: FeatureFlag) -> None:
-        services_config.flag_delete(flag=obj, actor=request.user)
+        services.flag_delete(flag=obj, actor=actor_of(request))
 
     @admin.action(description="Disable selected flags (kill switch)", permissions=["change"])
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[FeatureFlag]) -> None:
         done = 0
         for flag in queryset.order_by("pk"):
             if flag.enabled:
-                services_config.flag_update(flag=flag, actor=request.user, data={"enabled": False})
+                services.flag_update(flag=flag, actor=actor_of(request), data={"enabled": False})
                 done += 1
         self.message_user(request, f"Disabled {done} flag(s).", messages.SUCCESS)
 
@@ -862,4 +871,4 @@ class SecretAdmin(ServiceAdmin):
         return actions
 
     def delete_model(self, request: HttpRequest, obj: Secret) -> None:
-        services_config.secret_delete(secret=obj, actor=request.user)
+        services.secret_delete(secret=obj, actor=actor_of(request))

@@ -383,7 +383,7 @@ def test_totp__one_code_sent_by_20_concurrent_logins__exactly_one_accepted():
 @pytest.mark.django_db
 def test_platform_setting_requires_2fa__for_one_tenant__its_members_must_enrol(api_client, user):
     from core.tenancy import tenant_context
-    from tenants.services_config import setting_set
+    from tenants.services import setting_set
 
     tenant = TenantFactory.create()
     member(tenant, "member", user=user)

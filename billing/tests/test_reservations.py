@@ -69,7 +69,7 @@ def test_hold__fits__held_not_charged_and_available_shrinks(tenant, price):
 @pytest.mark.django_db
 def test_hold__no_ttl_given__the_tenants_reservation_ttl_setting_then_the_default(tenant, price):
     from accounts.tests.factories import UserFactory
-    from tenants.services_config import setting_set
+    from tenants.services import setting_set
 
     fund(tenant, 10)
     default = hold(tenant, key="default", amount=1)

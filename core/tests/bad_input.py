@@ -429,7 +429,7 @@ def _reset_confirm(scene: Scene) -> dict[str, Any]:
 
 
 def _invite_accept(scene: Scene) -> dict[str, Any]:
-    from tenants.services_invites import invite_create
+    from tenants.services import invite_create
     from tenants.tests.factories import system_role
 
     _, token = invite_create(

@@ -19,9 +19,8 @@ from core.api import PLATFORM_ADMIN, PLATFORM_STAFF, PlatformApi, TenantScopedAp
 from core.errors import InvalidInput, NotFound
 from core.hygiene import DecimalField
 from core.tenancy import platform_bypass
-from tenants import selectors
+from tenants import selectors, services
 from tenants import selectors as sel
-from tenants import services_config as services
 from tenants.models import FLAG_KEY_VALIDATOR, Environment, FeatureFlag, Secret, SettingVersion, Team, Tenant
 from tenants.settings_registry import KIND_VALUES
 
@@ -176,7 +175,7 @@ class SettingDetailApi(TenantScopedApi):
         data = SettingSetInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.setting_set(
-            tenant=self.tenant, key=key, actor=request.user, environment=environment, **data.validated_data
+            tenant=self.tenant, key=key, actor=self.user, environment=environment, **data.validated_data
         )
         return Response(_setting_body(self.tenant, key, environment))
 
@@ -191,7 +190,7 @@ class SettingDetailApi(TenantScopedApi):
         services.setting_reset(
             tenant=self.tenant,
             key=key,
-            actor=request.user,
+            actor=self.user,
             environment=environment,
             reason=request.query_params.get("reason", "")[:2000],
         )
@@ -229,7 +228,7 @@ class SettingRollbackApi(TenantScopedApi):
         data = SettingRollbackInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.setting_rollback(
-            tenant=self.tenant, key=key, actor=request.user, environment=environment, **data.validated_data
+            tenant=self.tenant, key=key, actor=self.user, environment=environment, **data.validated_data
         )
         return Response(_setting_body(self.tenant, key, environment))
 
@@ -247,9 +246,7 @@ class SettingRevealApi(TenantScopedApi):
     )
     def post(self, request: Request, tenant_id: Any, key: str) -> Response:
         environment = _environment(request)
-        value = services.setting_reveal(
-            tenant=self.tenant, key=key, actor=request.user, environment=environment
-        )
+        value = services.setting_reveal(tenant=self.tenant, key=key, actor=self.user, environment=environment)
         body = SettingRevealOutput({"key": key, "environment": environment, "value": value}).data
         return Response(body, headers=NO_STORE)
 
@@ -293,7 +290,7 @@ class PlatformSettingDetailApi(PlatformApi):
         data = SettingSetInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.setting_set(
-            tenant=None, key=key, actor=request.user, environment=environment, **data.validated_data
+            tenant=None, key=key, actor=self.user, environment=environment, **data.validated_data
         )
         return Response(_setting_body(None, key, environment))
 
@@ -308,7 +305,7 @@ class PlatformSettingDetailApi(PlatformApi):
         services.setting_reset(
             tenant=None,
             key=key,
-            actor=request.user,
+            actor=self.user,
             environment=environment,
             reason=request.query_params.get("reason", "")[:2000],
         )
@@ -327,7 +324,7 @@ class PlatformSettingVersionListApi(PlatformApi):
         """Platform staff: the history of a platform default, newest first."""
         environment = _environment(request)
         # The platform's history is readable only under the bypass; the page is rendered inside it.
-        with platform_bypass(reason="platform setting history", actor=request.user, log=False):
+        with platform_bypass(reason="platform setting history", actor=self.user, log=False):
             qs = sel.setting_version_list(tenant=None, key=key, environment=environment)
             paginator = self.pagination_class()
             page = paginator.paginate_queryset(qs, request, view=self)
@@ -349,7 +346,7 @@ class PlatformSettingRollbackApi(PlatformApi):
         data = SettingRollbackInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.setting_rollback(
-            tenant=None, key=key, actor=request.user, environment=environment, **data.validated_data
+            tenant=None, key=key, actor=self.user, environment=environment, **data.validated_data
         )
         return Response(_setting_body(None, key, environment))
 
@@ -366,7 +363,7 @@ class PlatformSettingRevealApi(PlatformApi):
     def post(self, request: Request, key: str) -> Response:
         """Platform admins: a secret platform default, in this response only; audited."""
         environment = _environment(request)
-        value = services.setting_reveal(tenant=None, key=key, actor=request.user, environment=environment)
+        value = services.setting_reveal(tenant=None, key=key, actor=self.user, environment=environment)
         body = SettingRevealOutput({"key": key, "environment": environment, "value": value}).data
         return Response(body, headers=NO_STORE)
 
@@ -474,7 +471,7 @@ class FlagListCreateApi(TenantScopedApi):
     def post(self, request: Request, tenant_id: Any) -> Response:
         data = FlagInput(data=request.data)
         data.is_valid(raise_exception=True)
-        flag = services.flag_create(tenant=self.tenant, actor=request.user, **data.validated_data)
+        flag = services.flag_create(tenant=self.tenant, actor=self.user, **data.validated_data)
         return Response(FlagOutput(flag).data, status=status.HTTP_201_CREATED)
 
 
@@ -493,12 +490,12 @@ class FlagDetailApi(TenantScopedApi):
         flag = self._flag(flag_id)
         data = FlagUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        flag = services.flag_update(flag=flag, actor=request.user, data=dict(data.validated_data))
+        flag = services.flag_update(flag=flag, actor=self.user, data=dict(data.validated_data))
         return Response(FlagOutput(flag).data)
 
     @extend_schema(responses={204: None}, operation_id="flag_delete")
     def delete(self, request: Request, tenant_id: Any, flag_id: Any) -> Response:
-        services.flag_delete(flag=self._flag(flag_id), actor=request.user)
+        services.flag_delete(flag=self._flag(flag_id), actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -575,7 +572,7 @@ class PlatformFlagListCreateApi(PlatformApi):
     def post(self, request: Request) -> Response:
         data = PlatformFlagInput(data=request.data)
         data.is_valid(raise_exception=True)
-        flag = services.flag_create(tenant=None, actor=request.user, **data.validated_data)
+        flag = services.flag_create(tenant=None, actor=self.user, **data.validated_data)
         return Response(FlagOutput(flag).data, status=status.HTTP_201_CREATED)
 
 
@@ -599,13 +596,13 @@ class PlatformFlagDetailApi(PlatformApi):
         flag = self._flag(flag_id)
         data = PlatformFlagUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        flag = services.flag_update(flag=flag, actor=request.user, data=dict(data.validated_data))
+        flag = services.flag_update(flag=flag, actor=self.user, data=dict(data.validated_data))
         return Response(FlagOutput(flag).data)
 
     @extend_schema(responses={204: None}, operation_id="platform_flag_delete")
     def delete(self, request: Request, flag_id: Any) -> Response:
         """Platform admins: delete a platform-wide flag."""
-        services.flag_delete(flag=self._flag(flag_id), actor=request.user)
+        services.flag_delete(flag=self._flag(flag_id), actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -729,7 +726,7 @@ class SecretListCreateApi(SecretApi):
         values = dict(data.validated_data)
         team = self._team(values.pop("team_id", None))
         secret = services.secret_create(
-            tenant=self.tenant, actor=request.user, team=team, visibility=self.visibility, **values
+            tenant=self.tenant, actor=self.user, team=team, visibility=self.visibility, **values
         )
         return Response(SecretOutput(secret).data, status=status.HTTP_201_CREATED)
 
@@ -750,13 +747,13 @@ class SecretDetailApi(SecretApi):
         if "team_id" in values:
             values["team"] = self._team(values.pop("team_id"))
         secret = services.secret_update(
-            secret=secret, actor=request.user, data=values, visibility=self.visibility
+            secret=secret, actor=self.user, data=values, visibility=self.visibility
         )
         return Response(SecretOutput(self._secret(secret.pk)).data)
 
     @extend_schema(responses={204: None}, operation_id="secret_delete")
     def delete(self, request: Request, tenant_id: Any, secret_id: Any) -> Response:
-        services.secret_delete(secret=self._secret(secret_id), actor=request.user)
+        services.secret_delete(secret=self._secret(secret_id), actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -770,7 +767,7 @@ class SecretRotateApi(SecretApi):
         secret = self._secret(secret_id)
         data = SecretRotateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        secret = services.secret_rotate(secret=secret, actor=request.user, value=data.validated_data["value"])
+        secret = services.secret_rotate(secret=secret, actor=self.user, value=data.validated_data["value"])
         return Response(SecretOutput(self._secret(secret.pk)).data)
 
 
@@ -782,7 +779,7 @@ class SecretRevealApi(SecretApi):
     @extend_schema(request=None, responses=SecretRevealOutput, operation_id="secret_reveal")
     def post(self, request: Request, tenant_id: Any, secret_id: Any) -> Response:
         secret = self._secret(secret_id)
-        value = services.secret_reveal(secret=secret, actor=request.user)
+        value = services.secret_reveal(secret=secret, actor=self.user)
         body = SecretRevealOutput(
             {"id": secret.pk, "name": secret.name, "provider": secret.provider, "value": value}
         ).data

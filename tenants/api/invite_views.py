@@ -22,8 +22,7 @@ from rest_framework.response import Response
 from core.api import BaseApi, TenantScopedApi
 from core.errors import InvalidInput
 from core.throttling import AuthRateThrottle
-from tenants import selectors
-from tenants import services_invites as invites
+from tenants import selectors, services
 from tenants.models import Invite, InviteStatus
 from tenants.services import system_role
 
@@ -58,7 +57,7 @@ class InviteOutput(serializers.ModelSerializer[Invite]):
         )
     )
     def get_status(self, obj: Invite) -> str:
-        return getattr(obj, "effective_status", None) or invites.invite_effective_status(obj)
+        return getattr(obj, "effective_status", None) or selectors.invite_effective_status(obj)
 
     @extend_schema_field(
         inline_serializer(
@@ -134,8 +133,8 @@ class InviteListCreateApi(TenantScopedApi):
                 raise InvalidInput(
                     "Some fields are invalid.", code="validation_error", errors={"team_id": ["No such team."]}
                 )
-        invite, _token = invites.invite_create(
-            tenant=self.tenant, actor=request.user, email=values["email"], role=role, team=team
+        invite, _token = services.invite_create(
+            tenant=self.tenant, actor=self.user, email=values["email"], role=role, team=team
         )
         return Response(InviteOutput(invite).data, status=status.HTTP_201_CREATED)
 
@@ -148,7 +147,7 @@ class InviteRevokeApi(TenantScopedApi):
     @extend_schema(request=None, responses=InviteOutput, operation_id="invite_revoke")
     def post(self, request: Request, tenant_id: Any, invite_id: Any) -> Response:
         invite = self.get_or_404(selectors.invite_list(tenant=self.tenant), pk=invite_id)
-        invite = invites.invite_revoke(invite=invite, actor=request.user)
+        invite = services.invite_revoke(invite=invite, actor=self.user)
         return Response(InviteOutput(invite).data)
 
 
@@ -184,8 +183,8 @@ class InviteAcceptApi(BaseApi):
         data = self.InviteAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        user = request.user if request.user and request.user.is_authenticated else None
-        membership = invites.invite_accept(
+        user = self.user if self.user and self.user.is_authenticated else None
+        membership = services.invite_accept(
             token=values["token"],
             user=user,
             password=values.get("password") or None,

@@ -74,7 +74,7 @@ class TenantListCreateApi(BaseApi):
                     code="validation_error",
                     errors={"owner_id": ["No such user."]},
                 )
-        tenant = services.tenant_create(actor=request.user, owner=owner, **fields)
+        tenant = services.tenant_create(actor=self.user, owner=owner, **fields)
         return Response(TenantOutput(tenant).data, status=status.HTTP_201_CREATED)
 
 
@@ -106,9 +106,7 @@ class TenantDetailApi(TenantScopedApi):
             )
         data = self.TenantUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        tenant = services.tenant_update(
-            tenant=self.tenant, actor=request.user, data=dict(data.validated_data)
-        )
+        tenant = services.tenant_update(tenant=self.tenant, actor=self.user, data=dict(data.validated_data))
         return Response(TenantOutput(tenant).data)
 
 
@@ -126,7 +124,7 @@ class TenantSuspendApi(TenantScopedApi):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         tenant = services.tenant_suspend(
-            tenant=self.tenant, actor=request.user, reason=data.validated_data["reason"]
+            tenant=self.tenant, actor=self.user, reason=data.validated_data["reason"]
         )
         return Response(TenantOutput(tenant).data)
 
@@ -141,7 +139,7 @@ class TenantReactivateApi(TenantScopedApi):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         tenant = services.tenant_reactivate(
-            tenant=self.tenant, actor=request.user, reason=data.validated_data["reason"]
+            tenant=self.tenant, actor=self.user, reason=data.validated_data["reason"]
         )
         return Response(TenantOutput(tenant).data)
 
@@ -181,7 +179,7 @@ class TeamListCreateApi(TenantScopedApi):
     def post(self, request: Request, tenant_id: Any) -> Response:
         data = TeamInput(data=request.data)
         data.is_valid(raise_exception=True)
-        team = services.team_create(tenant=self.tenant, actor=request.user, **data.validated_data)
+        team = services.team_create(tenant=self.tenant, actor=self.user, **data.validated_data)
         return Response(TeamOutput(team).data, status=status.HTTP_201_CREATED)
 
 
@@ -200,12 +198,12 @@ class TeamDetailApi(TenantScopedApi):
         team = self._team(team_id)
         data = TeamInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        team = services.team_update(team=team, actor=request.user, data=dict(data.validated_data))
+        team = services.team_update(team=team, actor=self.user, data=dict(data.validated_data))
         return Response(TeamOutput(team).data)
 
     @extend_schema(responses={204: None}, operation_id="team_delete")
     def delete(self, request: Request, tenant_id: Any, team_id: Any) -> Response:
-        services.team_delete(team=self._team(team_id), actor=request.user)
+        services.team_delete(team=self._team(team_id), actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -249,7 +247,7 @@ class RoleListCreateApi(TenantScopedApi):
     def post(self, request: Request, tenant_id: Any) -> Response:
         data = RoleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        role = services.role_create(tenant=self.tenant, actor=request.user, **data.validated_data)
+        role = services.role_create(tenant=self.tenant, actor=self.user, **data.validated_data)
         return Response(RoleOutput(role).data, status=status.HTTP_201_CREATED)
 
 
@@ -268,12 +266,12 @@ class RoleDetailApi(TenantScopedApi):
         role = self._role(role_id)
         data = RoleInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        role = services.role_update(role=role, actor=request.user, data=dict(data.validated_data))
+        role = services.role_update(role=role, actor=self.user, data=dict(data.validated_data))
         return Response(RoleOutput(role).data)
 
     @extend_schema(responses={204: None}, operation_id="role_delete")
     def delete(self, request: Request, tenant_id: Any, role_id: Any) -> Response:
-        services.role_delete(role=self._role(role_id), actor=request.user)
+        services.role_delete(role=self._role(role_id), actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -352,7 +350,7 @@ class MemberDetailApi(TenantScopedApi):
                 )
         membership = services.member_update(
             membership=membership,
-            actor=request.user,
+            actor=self.user,
             role=role,
             team=team,
             clear_team="team_id" in values and values["team_id"] is None,
@@ -361,5 +359,5 @@ class MemberDetailApi(TenantScopedApi):
 
     @extend_schema(responses={204: None}, operation_id="member_remove")
     def delete(self, request: Request, tenant_id: Any, membership_id: Any) -> Response:
-        services.member_remove(membership=self._member(membership_id), actor=request.user)
+        services.member_remove(membership=self._member(membership_id), actor=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

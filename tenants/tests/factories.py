@@ -94,20 +94,16 @@ def setting_value(tenant: Tenant | None, key: str, value: Any, *, environment: s
     None sets the platform default. Platform-level and platform-managed keys are set by a new
     platform admin, the others by the system. Returns the Setting row."""
     from core.tenancy import tenant_context
-    from tenants import services_config
+    from tenants import services
     from tenants.settings_registry import BY_KEY
 
     actor = (
         UserFactory.create(platform_admin=True) if tenant is None or BY_KEY[key].platform_managed else None
     )
     if tenant is None:
-        return services_config.setting_set(
-            tenant=None, key=key, value=value, actor=actor, environment=environment
-        )
+        return services.setting_set(tenant=None, key=key, value=value, actor=actor, environment=environment)
     with tenant_context(tenant):
-        return services_config.setting_set(
-            tenant=tenant, key=key, value=value, actor=actor, environment=environment
-        )
+        return services.setting_set(tenant=tenant, key=key, value=value, actor=actor, environment=environment)
 
 
 class FeatureFlagFactory(BypassFactory, factory.django.DjangoModelFactory[FeatureFlag]):
@@ -144,11 +140,11 @@ class SecretFactory(BypassFactory, factory.django.DjangoModelFactory[Secret]):
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        from tenants import services_config
+        from tenants.services import secrets
 
         value = kwargs.pop("value", None) or "sk-test-value-000000"
         secret = model_class(*args, **kwargs)
-        services_config._encrypt_secret(secret, value)
+        secrets._encrypt_secret(secret, value)
         with platform_bypass(reason="test factory", log=False):
             secret.save()
         return secret

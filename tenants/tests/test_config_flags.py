@@ -13,7 +13,7 @@ from django.core.cache import caches
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass, tenant_context
-from tenants import selectors, services_config
+from tenants import selectors, services
 from tenants.models import FeatureFlag
 from tenants.selectors import FlagRule, bucket, is_enabled
 from tenants.selectors import cache as config_cache
@@ -171,12 +171,12 @@ def test_is_enabled__changed_through_the_service__next_call_sees_it_in_every_pro
     tenant = TenantFactory.create()
     user = UserFactory.create(platform_admin=True)
     with tenant_context(tenant):
-        flag = services_config.flag_create(tenant=tenant, actor=user, key="switch", rollout_percentage=100)
+        flag = services.flag_create(tenant=tenant, actor=user, key="switch", rollout_percentage=100)
     assert is_enabled("switch", tenant=tenant)
     monkeypatch.setattr(config_cache._local, "discard", lambda scope: None)  # as another process
 
     with tenant_context(tenant):
-        services_config.flag_update(flag=flag, actor=user, data={"enabled": False})
+        services.flag_update(flag=flag, actor=user, data={"enabled": False})
 
     assert not is_enabled("switch", tenant=tenant)
 
@@ -442,7 +442,7 @@ def test_tenant_flag_service__targets_tenants__refused(tenant):
     from core.errors import InvalidInput
 
     with tenant_context(tenant), pytest.raises(InvalidInput):
-        services_config.flag_create(
+        services.flag_create(
             tenant=tenant, actor=UserFactory.create(platform_admin=True), key="x", target_tenants=[tenant.pk]
         )
 

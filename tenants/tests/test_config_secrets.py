@@ -10,7 +10,7 @@ import pytest
 from audit.models import AuditLogEntry
 from core import crypto
 from core.tenancy import platform_bypass, tenant_context
-from tenants import services_config
+from tenants import services
 from tenants.models import Secret, Team
 from tenants.tests.factories import MembershipFactory, RoleFactory, SecretFactory, TeamFactory, member
 
@@ -64,7 +64,7 @@ def test_secret_create__admin__encrypted_at_rest_last_four_shown_value_never(as_
     row = stored(body["id"])
     assert row.ciphertext.startswith("v1:")
     assert CANARY not in row.ciphertext
-    assert services_config.secret_value(secret=row) == CANARY
+    assert services.secret_value(secret=row) == CANARY
     (entry,) = audit_entries("secret.created")
     assert entry.details == {
         "name": "OpenAI prod",
@@ -249,7 +249,7 @@ def test_secret_rotate__new_value__old_gone_rotated_at_set_and_audited(as_user, 
     assert response.status_code == 200, response.json()
     assert response.json()["last_four"] == "21d0"
     assert response.json()["rotated_at"] is not None
-    assert services_config.secret_value(secret=stored(secret.pk)) == CANARY
+    assert services.secret_value(secret=stored(secret.pk)) == CANARY
     (entry,) = audit_entries("secret.rotated")
     assert entry.details["previous_last_four"] == "1111"
     assert CANARY not in response.content.decode()
@@ -340,9 +340,9 @@ def test_secret_ciphertext__copied_into_another_tenants_secret__fails_to_decrypt
         Secret.objects.filter(pk=theirs.pk).update(ciphertext=mine.ciphertext)
 
     with pytest.raises(crypto.DecryptionError):
-        services_config.secret_value(secret=stored(theirs.pk))
+        services.secret_value(secret=stored(theirs.pk))
     with tenant_context(tenant):
-        assert services_config.secret_value(secret=Secret.objects.get(pk=mine.pk)) == CANARY
+        assert services.secret_value(secret=Secret.objects.get(pk=mine.pk)) == CANARY
 
 
 @pytest.mark.django_db

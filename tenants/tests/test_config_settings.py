@@ -14,7 +14,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLogEntry
 from core.tenancy import platform_bypass, tenant_context
-from tenants import selectors, services_config
+from tenants import selectors, services
 from tenants.models import Setting, SettingVersion
 from tenants.selectors import cache as config_cache
 from tenants.settings_registry import BY_KEY, REGISTRY, Kind, SettingDefinition
@@ -699,7 +699,7 @@ def test_platform_setting_set__service_called_by_a_non_admin__refused():
     from core.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError):
-        services_config.setting_set(
+        services.setting_set(
             tenant=None, key="agents.max_depth", value=3, actor=UserFactory.create(platform_operator=True)
         )
 

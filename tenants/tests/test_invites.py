@@ -19,7 +19,7 @@ from audit.models import AuditLogEntry
 from core.errors import Conflict
 from core.tenancy import platform_bypass, tenant_context
 from tenants.models import Invite, InviteStatus, Membership, Tenant
-from tenants.services_invites import invite_accept, invite_create
+from tenants.services import invite_accept, invite_create
 from tenants.tests.factories import (
     InviteFactory,
     RoleFactory,
