@@ -10,10 +10,7 @@ api_v1: list = [
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("accounts.api.urls")),
-    path("", include("tenants.api.account_urls")),
     path("", include("accounts.api.api_key_urls")),
-    path("", include("tenants.api.invite_urls")),
-    path("", include("tenants.api.config_urls")),
     path("", include("billing.api.urls")),
 ]
 

@@ -4,7 +4,6 @@ tenants; the rest of authentication is accounts.api.auth_views."""
 
 from __future__ import annotations
 
-from django_scopes import scopes_disabled
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,8 +13,7 @@ from accounts import permissions as registry
 from accounts.api.common import AuthApi, TokensOutput, password_field
 from accounts.services import auth, mfa
 from core.api import BaseApi
-from tenants import services
-from tenants.models import Membership
+from tenants import selectors, services
 
 
 class RegisterApi(AuthApi):
@@ -52,12 +50,7 @@ class MeApi(BaseApi):
     def get(self, request: Request) -> Response:
         """Who am I: the user, their memberships and what each lets them do."""
         user = self.user
-        with scopes_disabled():  # the caller's own memberships, across tenants (RLS own-rows)
-            memberships = list(
-                Membership.objects.filter(user=user)
-                .select_related("tenant", "role", "team")
-                .order_by("tenant__name")
-            )
+        memberships = selectors.membership_list_for_user(user=user)
         return Response(
             {
                 "user": {

@@ -23,8 +23,8 @@ from core.api import BaseApi, TenantScopedApi
 from core.errors import InvalidInput
 from core.throttling import AuthRateThrottle
 from tenants import selectors, services
+from tenants.api.common import body_role, body_team
 from tenants.models import Invite, InviteStatus
-from tenants.services import system_role
 
 DEFAULT_ROLE = "member"
 
@@ -118,21 +118,12 @@ class InviteListCreateApi(TenantScopedApi):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         # Ids from the body are resolved within this tenant only: another tenant's id is "unknown".
-        if values.get("role_id"):
-            role = selectors.role_list(tenant=self.tenant).filter(pk=values["role_id"]).first()
-            if role is None:
-                raise InvalidInput(
-                    "Some fields are invalid.", code="validation_error", errors={"role_id": ["No such role."]}
-                )
-        else:
-            role = system_role(DEFAULT_ROLE)
-        team = None
-        if values.get("team_id"):
-            team = selectors.team_list(tenant=self.tenant).filter(pk=values["team_id"]).first()
-            if team is None:
-                raise InvalidInput(
-                    "Some fields are invalid.", code="validation_error", errors={"team_id": ["No such team."]}
-                )
+        role = (
+            body_role(self.tenant, values["role_id"])
+            if values.get("role_id")
+            else services.system_role(DEFAULT_ROLE)
+        )
+        team = body_team(self.tenant, values["team_id"]) if values.get("team_id") else None
         invite, _token = services.invite_create(
             tenant=self.tenant, actor=self.user, email=values["email"], role=role, team=team
         )
