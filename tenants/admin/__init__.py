@@ -1,0 +1,10 @@
+"""The back office for tenants, teams, memberships and roles, and tenant configuration (settings,
+feature flags, the secret locker), by subject; importing this package registers them all.
+
+Every write goes through `tenants.services` (which audit it); the admin only parses, calls and
+renders (tenants.admin.common).
+"""
+
+from tenants.admin import flags, members, secrets, settings, teams, tenants
+
+__all__ = ["flags", "members", "secrets", "settings", "teams", "tenants"]
