@@ -31,5 +31,5 @@ class TenantCommand(BaseCommand):
         with tenant_context(tenant):
             return self.handle_tenant(tenant, *args, **options)
 
-    def handle_tenant(self, tenant: Any, *args: Any, **options: Any) -> Any:
+    def handle_tenant(self, tenant: Tenant, *args: Any, **options: Any) -> Any:
         raise NotImplementedError

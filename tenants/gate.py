@@ -7,7 +7,6 @@ the websocket consumers all call `tenant_access`; none checks membership on its 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django_scopes import scopes_disabled
 
@@ -63,7 +62,7 @@ def tenant_access(
     return access
 
 
-def _tenant_of_non_member(user: User, tenant_id: Any) -> Tenant:
+def _tenant_of_non_member(user: User, tenant_id: uuid.UUID | str) -> Tenant:
     with scopes_disabled():
         tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:

@@ -16,15 +16,17 @@ Grants go through `rbac_grant` / `rbac_revoke`, which audit them.
 
 from __future__ import annotations
 
+import uuid
 from contextlib import ExitStack
 from typing import Any
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.db import transaction
 from django.db.models import Model
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm, remove_perm
 
+from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record
 from core.errors import InvalidInput, PermissionDeniedError
@@ -35,7 +37,7 @@ from tenants.models import Membership
 TENANT_WIDE_ROLES = ("owner", "admin")
 
 
-def _role_slug_in_tenant(user: Any, tenant_id: Any) -> str | None:
+def _role_slug_in_tenant(user: User, tenant_id: uuid.UUID) -> str | None:
     """The slug of the user's system role in the tenant; "" for a custom role; None: no member."""
     # Memberships are tenant-scoped (django-scopes and RLS): read them as that tenant.
     with tenant_context(tenant_id):
@@ -61,9 +63,9 @@ def _codename(perm: str, obj: Model) -> str:
     return codename
 
 
-def rbac_has_perm(user: Any, perm: str, obj: Model) -> bool:
-    """Whether `user` may do `perm` ("app_label.codename") on `obj`."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+def rbac_has_perm(user: User | AnonymousUser | None, perm: str, obj: Model) -> bool:
+    """Whether `user` (anonymous or none: never) may do `perm` ("app_label.codename") on `obj`."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
         return False
     if user.is_platform_admin:
         return True
@@ -95,7 +97,7 @@ def _check_perm_exists(codename: str, obj: Model) -> None:
         )
 
 
-def _prepare(*, user: Any, perm: str, obj: Model, actor: Any) -> tuple[str, Any]:
+def _prepare(*, user: User, perm: str, obj: Model, actor: User | None) -> tuple[str, uuid.UUID | None]:
     codename = _codename(perm, obj)
     _check_perm_exists(codename, obj)
     tenant_id = getattr(obj, "tenant_id", None)
@@ -108,7 +110,7 @@ def _prepare(*, user: Any, perm: str, obj: Model, actor: Any) -> tuple[str, Any]
     return codename, tenant_id
 
 
-def _details(*, user: Any, codename: str, obj: Model) -> dict[str, Any]:
+def _details(*, user: User, codename: str, obj: Model) -> dict[str, Any]:
     return {
         "user_id": user.pk,
         "user_email": user.email,
@@ -119,7 +121,7 @@ def _details(*, user: Any, codename: str, obj: Model) -> dict[str, Any]:
 
 
 @transaction.atomic
-def rbac_grant(*, user: Any, perm: str, obj: Model, actor: Any) -> None:
+def rbac_grant(*, user: User, perm: str, obj: Model, actor: User | None) -> None:
     """Grant `user` the object permission `perm` on `obj` (idempotent); audited.
 
     `actor` must hold `perm` on `obj` themselves; None means the system (e.g. a creator's
@@ -146,7 +148,7 @@ def rbac_grant(*, user: Any, perm: str, obj: Model, actor: Any) -> None:
 
 
 @transaction.atomic
-def rbac_revoke(*, user: Any, perm: str, obj: Model, actor: Any) -> None:
+def rbac_revoke(*, user: User, perm: str, obj: Model, actor: User | None) -> None:
     """Take back the object permission `perm` on `obj` from `user` (idempotent); audited."""
     codename, tenant_id = _prepare(user=user, perm=perm, obj=obj, actor=actor)
     with ExitStack() as stack:
