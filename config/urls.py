@@ -10,7 +10,6 @@ api_v1: list = [
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("accounts.api.urls")),
-    path("", include("accounts.api.api_key_urls")),
     path("", include("billing.api.urls")),
 ]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import auth, passwords, platform_users, sessions, two_factor
+from accounts.api import api_keys, auth, passwords, platform_users, sessions, two_factor
 
 urlpatterns = [
     path("auth/login", auth.LoginApi.as_view(), name="auth-login"),
@@ -29,5 +29,17 @@ urlpatterns = [
         "platform/users/<uuid:user_id>/unlock",
         platform_users.UserUnlockApi.as_view(),
         name="platform-user-unlock",
+    ),
+    # A tenant's API keys, under /api/v1/tenants/{tenant_id}/.
+    path("tenants/<uuid:tenant_id>/api-keys/", api_keys.ApiKeyListCreateApi.as_view(), name="api-keys"),
+    path(
+        "tenants/<uuid:tenant_id>/api-keys/<uuid:api_key_id>/",
+        api_keys.ApiKeyDetailApi.as_view(),
+        name="api-key",
+    ),
+    path(
+        "tenants/<uuid:tenant_id>/api-keys/<uuid:api_key_id>/revoke",
+        api_keys.ApiKeyRevokeApi.as_view(),
+        name="api-key-revoke",
     ),
 ]
