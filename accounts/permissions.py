@@ -9,7 +9,10 @@ operations of the resource: ownership, reveals, revocations of others' things).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # accounts.models validates roles against this registry: no import cycle
+    from accounts.models import Role, User
 
 ACTIONS = ("read", "write", "delete", "admin")
 
@@ -115,7 +118,7 @@ def unknown(permissions: list[str] | set[str] | tuple[str, ...]) -> list[str]:
     return sorted(set(permissions) - ALL)
 
 
-def effective_permissions(*, user: Any, role: Any) -> frozenset[str]:
+def effective_permissions(*, user: User | None, role: Role | None) -> frozenset[str]:
     """What `user` may do in a tenant where they hold `role` (None: not a member).
 
     Inactive users get nothing. Platform admins get everything; platform operators get every

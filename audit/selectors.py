@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 
 from audit.models import AuditLogEntry
+from core.tenancy import tenant_pk
+from core.types import TenantRef
 
 
-def audit_log_list(*, tenant: Any) -> QuerySet[AuditLogEntry]:
+def audit_log_list(*, tenant: TenantRef) -> QuerySet[AuditLogEntry]:
     """The tenant's entries, newest first."""
-    return AuditLogEntry.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+    return AuditLogEntry.objects.filter(tenant_id=tenant_pk(tenant)).order_by("-created_at", "-id")

@@ -11,7 +11,8 @@ from django.db import models, transaction
 from audit.models import ActorType, AuditLogEntry, Severity
 from core import context
 from core.hygiene import clean_text
-from core.tenancy import tenant_context
+from core.tenancy import tenant_context, tenant_pk
+from core.types import Principal, TenantRef
 
 MASK = "********"
 # Keys whose values are secrets wherever they appear in details. Ids, prefixes and last-four
@@ -54,14 +55,14 @@ def _jsonable(value: Any) -> Any:
 def audit_record(
     *,
     action: str,
-    tenant: Any = None,
+    tenant: TenantRef | None = None,
     target: models.Model | None = None,
     target_type: str = "",
     target_id: Any = "",
     target_label: str = "",
     severity: str = Severity.INFO,
     details: dict[str, Any] | None = None,
-    actor: Any = None,
+    actor: Principal | None = None,
     api_key: Any = None,
     system: bool = False,
 ) -> AuditLogEntry:
@@ -84,9 +85,9 @@ def audit_record(
         target_id = target_id or target.pk
         target_label = target_label or str(target)[:254]
     return AuditLogEntry.objects.create(
-        tenant_id=getattr(tenant, "pk", tenant),
+        tenant_id=tenant_pk(tenant),
         actor_type=actor_type,
-        actor_user=actor,
+        actor_user_id=getattr(actor, "pk", None),
         actor_api_key_id=getattr(api_key, "pk", None),
         actor_label=clean_text(actor_label[:254]),
         action=action,

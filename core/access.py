@@ -22,15 +22,6 @@ PLATFORM_ADMIN = "platform:admin"  # platform admins only
 PLATFORM_PERMISSIONS = frozenset({PLATFORM_STAFF, PLATFORM_ADMIN})
 
 
-class Principal(Protocol):
-    """The authenticated caller (accounts.models.User); core names only what it reads."""
-
-    pk: Any
-    is_active: bool
-    is_platform_staff: bool
-    is_platform_admin: bool
-
-
 class TenantLike(Protocol):
     pk: uuid.UUID
     is_suspended: bool

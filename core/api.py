@@ -30,18 +30,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from core.access import (
-    PLATFORM_ADMIN,
-    PLATFORM_PERMISSIONS,
-    PLATFORM_STAFF,
-    Principal,
-    TenantAccess,
-    tenant_gate,
-)
+from core.access import PLATFORM_ADMIN, PLATFORM_PERMISSIONS, PLATFORM_STAFF, TenantAccess, tenant_gate
 from core.context import update_context
 from core.errors import NotFound, PermissionDeniedError
 from core.hooks import Hook
 from core.tenancy import BYPASS_SETTING, TENANT_SETTING, USER_SETTING, set_settings
+from core.types import Principal
 
 __all__ = [
     "PLATFORM_ADMIN",

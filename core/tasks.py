@@ -17,6 +17,7 @@ from celery import Task
 from django.db import transaction
 
 from core.tenancy import tenant_context
+from core.types import TenantRef
 
 
 class TenantTask(Task):
@@ -32,7 +33,7 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
-def enqueue_on_commit(task: Any, *, tenant: Any, **kwargs: Any) -> None:
+def enqueue_on_commit(task: Any, *, tenant: TenantRef, **kwargs: Any) -> None:
     """Queue a tenant task once the current transaction commits (never before the data exists)."""
     tenant_id = str(getattr(tenant, "pk", tenant))
     transaction.on_commit(lambda: task.delay(tenant_id=tenant_id, **kwargs))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, overload
 
 import structlog
 from django.db import connection, migrations, models, transaction
@@ -27,6 +27,7 @@ from django_scopes import ScopedManager, scope, scopes_disabled
 
 from core.hooks import record_audit
 from core.models import BaseModel
+from core.types import HasPk, TenantRef
 
 logger = structlog.get_logger(__name__)
 
@@ -47,7 +48,12 @@ class TenantScopedModel(BaseModel):
         ordering = ["-created_at", "-id"]
 
 
-def _tenant_pk(tenant: Any) -> uuid.UUID | None:
+@overload
+def tenant_pk(tenant: TenantRef) -> uuid.UUID: ...
+@overload
+def tenant_pk(tenant: None) -> None: ...
+def tenant_pk(tenant: TenantRef | None) -> uuid.UUID | None:
+    """The id of a tenant given as an instance, a UUID or its text (None stays None)."""
     if tenant is None:
         return None
     return tenant if isinstance(tenant, uuid.UUID) else uuid.UUID(str(getattr(tenant, "pk", tenant)))
@@ -101,9 +107,9 @@ def current_tenant_id() -> uuid.UUID | None:
 
 
 @contextmanager
-def tenant_context(tenant: Any, *, user: Any = None) -> Iterator[None]:
+def tenant_context(tenant: TenantRef, *, user: HasPk | None = None) -> Iterator[None]:
     """Work as `tenant` (an instance or id): django-scopes scope plus RLS, in one transaction."""
-    tenant_id = _tenant_pk(tenant)
+    tenant_id = tenant_pk(tenant)
     if tenant_id is None:
         raise ValueError("tenant_context needs a tenant")
     settings = {TENANT_SETTING: str(tenant_id), BYPASS_SETTING: ""}
@@ -114,7 +120,7 @@ def tenant_context(tenant: Any, *, user: Any = None) -> Iterator[None]:
 
 
 @contextmanager
-def user_context(user: Any) -> Iterator[None]:
+def user_context(user: HasPk) -> Iterator[None]:
     """No tenant, but this user may see their own memberships across tenants (RLS policy)."""
     with _db_settings(**{USER_SETTING: str(user.pk), TENANT_SETTING: "", BYPASS_SETTING: ""}):
         yield
@@ -122,7 +128,7 @@ def user_context(user: Any) -> Iterator[None]:
 
 @contextmanager
 def platform_bypass(
-    *, reason: str, actor: Any = None, log: bool = True, audit: bool = False
+    *, reason: str, actor: HasPk | None = None, log: bool = True, audit: bool = False
 ) -> Iterator[None]:
     """Work across every tenant. The one escape hatch: say why; it is logged each time.
 

@@ -263,7 +263,7 @@ def test_api_key__lookup_function__bypasses_rls_for_that_lookup_only(tenant, own
     from core.tenancy import tenant_context
 
     key, raw = make_key(tenant, owner)
-    other_tenant = TenantFactory()
+    other_tenant = TenantFactory.create()
     with tenant_context(other_tenant), connection.cursor() as cursor:
         found = api_key_for_authentication(key_hash=hash_key(raw))
         assert found is not None

@@ -25,6 +25,7 @@ from billing.services.common import fmt
 from core.api import TenantScopedApi
 from core.hygiene import DecimalField
 from core.tenancy import tenant_context
+from tenants.models import Tenant
 
 # Periods asked for by a client lie in this range: far enough for any statement, near enough
 # that every computed bound (the month after, a day's end in any time zone) is a valid date.
@@ -45,7 +46,7 @@ def _day(value: str | None, name: str) -> date | None:
 
 
 def _period(
-    request: Request, tenant: Any, *, default_days: int | None
+    request: Request, tenant: Tenant, *, default_days: int | None
 ) -> tuple[datetime, datetime, date, date]:
     """[start, end) from `start`/`end` dates or `month` (YYYY-MM), in the tenant's time zone.
 
