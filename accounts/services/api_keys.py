@@ -144,11 +144,13 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, actor: User, actor_permissions: frozenset[str]) -> ApiKey:
+def api_key_revoke(
+    *, api_key: ApiKey, actor: User, actor_permissions: frozenset[str], reason: str = ""
+) -> ApiKey:
     """Revoke a key: its next request is refused. One's own keys need api_keys:write (which the
     endpoint checks); anyone else's need api_keys:admin. `actor_permissions`: what the actor may
     do in the key's tenant (through a key, within its scopes: the gate's
-    `TenantAccess.permissions`)."""
+    `TenantAccess.permissions`). `reason`, when given, is kept in the audit entry."""
     api_key = ApiKey.objects.select_for_update().select_related("created_by").get(pk=api_key.pk)
     if api_key.created_by_id != actor.pk and "api_keys:admin" not in actor_permissions:
         raise PermissionDeniedError(
@@ -170,6 +172,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User, actor_permissions: frozenset
             "prefix": api_key.prefix,
             "scopes": api_key.scopes,
             "created_by_id": api_key.created_by_id,
+            **({"reason": reason.strip()} if reason.strip() else {}),
         },
         actor=actor,
     )
