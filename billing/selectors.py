@@ -6,16 +6,17 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
+from accounts.models import ApiKey
 from billing.models import (
     DEFAULT_MARKUP,
     CreditAccount,
@@ -250,6 +251,93 @@ def spend(
         .order_by("day" if key == "day" else "-credits", key)
     )
     return [{"key": row.pop(key), **row} for row in rows]
+
+
+@dataclass(frozen=True)
+class DaySpend:
+    """One day's usage in the tenant's time zone: credits charged, and the shadow cost of an
+    unlimited account's usage (recorded, never deducted)."""
+
+    day: date
+    credits: Decimal
+    shadow_credits: Decimal
+    events: int
+
+    @property
+    def used(self) -> Decimal:
+        """What the day's usage cost, charged or not."""
+        return self.credits + self.shadow_credits
+
+
+def spend_period(*, tenant: Tenant, days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the last `days` days, today included, in the tenant's time zone."""
+    tz = zoneinfo.ZoneInfo(tenant.timezone)
+    today = timezone.localtime(now or timezone.now(), tz).date()
+    start = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=tz)
+    return start, datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def spend_by_day(*, tenant: Tenant, days: int = 30, now: datetime | None = None) -> list[DaySpend]:
+    """Usage per day over the last `days` days (today included, the tenant's time zone), oldest
+    first, every day present (zero when nothing was used): one query."""
+    start, end = spend_period(tenant=tenant, days=days, now=now)
+    found = spend(tenant=tenant, group_by="day", start=start, end=end, tz=tenant.timezone)
+    rows = {row["key"]: row for row in found}
+    first = start.date()
+    series = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = rows.get(day)
+        series.append(
+            DaySpend(
+                day=day,
+                credits=row["credits"] if row else ZERO,
+                shadow_credits=row["shadow_credits"] if row else ZERO,
+                events=row["events"] if row else 0,
+            )
+        )
+    return series
+
+
+def spend_by_api_key(
+    *, tenant: Tenant, start: datetime, end: datetime, limit: int = 5
+) -> list[dict[str, Any]]:
+    """Usage reported with each API key over [start, end), most spent first, at most `limit`
+    keys, each with its name and prefix (revoked keys included; usage by people, without a key,
+    left out): one query."""
+    key = ApiKey.objects.filter(tenant=tenant, pk=OuterRef("actor_api_key_id"))
+    shadow = Cast(
+        KeyTextTransform("shadow_amount", "metadata"), DecimalField(max_digits=20, decimal_places=6)
+    )
+    rows = (
+        CreditTransaction.objects.filter(
+            tenant=tenant,
+            kind__in=[TransactionKind.USAGE, TransactionKind.BYPASS],
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+            actor_api_key_id__isnull=False,
+        )
+        .values("actor_api_key_id")
+        .annotate(
+            credits=Coalesce(-Sum("amount", filter=Q(kind=TransactionKind.USAGE)), ZERO),
+            shadow_credits=Coalesce(-Sum(shadow, filter=Q(kind=TransactionKind.BYPASS)), ZERO),
+            events=Count("id"),
+            name=Subquery(key.values("name")[:1]),
+            prefix=Subquery(key.values("prefix")[:1]),
+        )
+        .order_by("-credits", "-shadow_credits", "actor_api_key_id")[:limit]
+    )
+    return [
+        {
+            "key": row["actor_api_key_id"],
+            "name": row["name"] or "",
+            "prefix": row["prefix"] or "",
+            "credits": row["credits"],
+            "shadow_credits": row["shadow_credits"],
+            "events": row["events"],
+        }
+        for row in rows
+    ]
 
 
 # --- The ledger's invariant --------------------------------------------------------------------
