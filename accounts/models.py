@@ -172,7 +172,8 @@ class UserSession(models.Model):
         indexes = [models.Index(fields=["user", "-last_used_at"], name="session_user_idx")]
 
     def __str__(self) -> str:
-        return f"{self.device_name or 'session'} of {self.user_id}"
+        user = self.user.email if UserSession.user.is_cached(self) else self.user_id
+        return f"{self.device_name or 'Session'} of {user}"
 
     @property
     def is_active(self) -> bool:

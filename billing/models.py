@@ -112,7 +112,10 @@ class Subscription(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tenant_id}: {self.plan_id} ({self.status})"
+        # Names when the relations are loaded (the admin loads them); never a query of its own.
+        tenant = self.tenant.name if Subscription.tenant.is_cached(self) else self.tenant_id
+        plan = self.plan.name if Subscription.plan.is_cached(self) else "plan"
+        return f"{tenant}: {plan} ({self.get_status_display().lower()})"
 
     @property
     def agent_slots(self) -> int:
@@ -177,7 +180,8 @@ class CreditAccount(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"credits of {self.tenant_id}"
+        # The tenant's name when it is loaded (the admin loads it); never a query of its own.
+        return f"Credits of {self.tenant.name if CreditAccount.tenant.is_cached(self) else self.tenant_id}"
 
     @property
     def available(self) -> Decimal:
@@ -348,7 +352,8 @@ class Reservation(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"hold {self.amount} ({self.status})"
+        tenant = f" for {self.tenant.name}" if Reservation.tenant.is_cached(self) else ""
+        return f"Hold of {self.amount}{tenant} ({self.status})"
 
 
 class IdempotencyRecord(TenantScopedModel):
@@ -398,4 +403,5 @@ class LowBalanceThreshold(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"alert below {self.threshold}"
+        tenant = f" ({self.tenant.name})" if LowBalanceThreshold.tenant.is_cached(self) else ""
+        return f"Alert below {self.threshold}{tenant}"

@@ -159,7 +159,10 @@ class Membership(TenantScopedModel):
         indexes = [models.Index(fields=["user", "tenant"], name="membership_user_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.tenant_id}"
+        # E-mail and tenant name when loaded (the admin loads them); never a query of its own.
+        user = self.user.email if Membership.user.is_cached(self) else self.user_id
+        tenant = self.tenant.name if Membership.tenant.is_cached(self) else self.tenant_id
+        return f"{user} in {tenant}"
 
 
 class InviteStatus(models.TextChoices):
@@ -200,7 +203,8 @@ class Invite(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} → {self.tenant_id}"
+        tenant = self.tenant.name if Invite.tenant.is_cached(self) else self.tenant_id
+        return f"{self.email} to {tenant}"
 
 
 # --- Configuration: settings, feature flags, the secret locker ----------------------------------
