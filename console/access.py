@@ -18,7 +18,9 @@ Three guards; every console URL has exactly one (console/tests/test_routes.py wa
   only the buttons its permissions allow (`{% if access|allows:"credits:admin" %}`).
 
 Pages render through `render_page`, which adds what the layout needs (the tenant switcher,
-the user menu), inside the guard's transaction.
+the sections of `console.nav` the caller may open, the user menu), inside the guard's
+transaction. A page that belongs to a section without being its URL passes `nav_current`
+(e.g. `"console:members"`) to have that section marked current.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from django_scopes import scope
 
 from accounts.models import User
 from audit.services import access_denied_record
+from console import nav
 from console.auth import console_session
 from core.access import TenantAccess
 from core.context import update_context
@@ -181,7 +184,15 @@ def render_page(
         context.setdefault("access", access)
         context.setdefault("tenant", access.tenant)
     if getattr(request, "console_session", None) is not None and "#" not in template:
-        context["switcher"], context["switcher_more"] = switcher_tenants(
-            cast(User, request.user), in_tenant=access is not None
-        )
+        user = cast(User, request.user)
+        context["switcher"], context["switcher_more"] = switcher_tenants(user, in_tenant=access is not None)
+        current = context.get("nav_current") or nav.current_name(request)
+        context["platform_nav"] = nav.platform_links(user, current)
+        context["account_nav"] = nav.account_links(current)
+        if access is not None:
+            context["section_nav"] = nav.tenant_links(access, current)
+            context["section_nav_label"] = f"Sections of {access.tenant.name}"
+        elif current.startswith("console:platform"):
+            context["section_nav"] = context["platform_nav"]
+            context["section_nav_label"] = "Platform sections"
     return render(request, template, context, status=status)
