@@ -1,0 +1,327 @@
+"""`manage.py seed_demo` on the test database: once for the module (a few seconds), rolled back
+at its end; each test reads what it built."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import logging
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core.management import call_command
+from django.db import transaction
+from django.db.models import Sum
+from django.test import RequestFactory
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from accounts.models import ApiKey, EncryptedTOTPDevice, User, UserSession
+from audit.models import AuditLogEntry
+from billing import selectors as billing_selectors
+from billing.models import CreditAccount, CreditTransaction, LowBalanceThreshold
+from console.demo.hashing import DEMO_ROUNDS, DemoPasswordHasher
+from console.demo.scenario import DEMO_SLUGS
+from core.logging import make_formatter
+from core.tenancy import platform_bypass
+from tenants.models import FeatureFlag, Invite, Membership, Secret, SettingVersion, Tenant
+
+REPO = Path(settings.BASE_DIR)
+SOURCES = ("accounts", "audit", "billing", "config", "console", "core", "tenants", "templates")
+
+
+@dataclass
+class Seeded:
+    stdout: str
+    stderr: str
+    log_lines: list[str]
+    data_dir: Path
+    logins: dict[str, str]  # e-mail -> password, from the logins file
+
+
+class _Lines(logging.Handler):
+    """Every log record of the run, rendered as the project renders it (JSON lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(make_formatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def _people(text: str) -> dict[str, str]:
+    """The e-mail and password columns of the logins file's "People" section."""
+    section = text.split("\nPeople\n", 1)[1].split("\n\n", 1)[0]
+    return {line.split()[0]: line.split()[1] for line in section.splitlines() if line.startswith("  ")}
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Seeded]:
+    """The seed, run once in a transaction that the module's end rolls back."""
+    data_dir = tmp_path_factory.mktemp("seed-data")
+    handler = _Lines()
+    root = logging.getLogger()
+    # Production's hashers (the test settings' MD5 alone would leave the seed's hashing untried):
+    # PBKDF2 first, as Django's default; MD5 after it for the other tests' users.
+    hashers = ["django.contrib.auth.hashers.PBKDF2PasswordHasher", *settings.PASSWORD_HASHERS]
+    with django_db_blocker.unblock(), override_settings(DATA_DIR=data_dir, PASSWORD_HASHERS=hashers):
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        root.addHandler(handler)
+        try:
+            out, err = io.StringIO(), io.StringIO()
+            # -v 2: the command hides nothing from the logs, so every line is checked below.
+            call_command("seed_demo", verbosity=2, stdout=out, stderr=err)
+            root.removeHandler(handler)
+            logins = _people((data_dir / "demo-logins.txt").read_text())
+            yield Seeded(out.getvalue(), err.getvalue(), handler.lines, data_dir, logins)
+        finally:
+            root.removeHandler(handler)
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def _counts() -> dict[str, int]:
+    with platform_bypass(reason="test", log=False):
+        return {
+            "users": User.objects.count(),
+            "memberships": Membership.objects.count(),
+            "ledger": CreditTransaction.objects.count(),
+            "audit": AuditLogEntry.objects.count(),
+            "keys": ApiKey.objects.count(),
+        }
+
+
+@pytest.mark.django_db
+def test_seed_demo__empty_database__tenants_of_every_plan_and_timezone(seeded: Seeded) -> None:
+    tenants = {t.slug: t for t in Tenant.objects.filter(slug__in=DEMO_SLUGS)}
+    assert sorted(tenants) == sorted(DEMO_SLUGS)
+    assert {t.plan for t in tenants.values()} == {"starter", "growth", "enterprise"}
+    assert {"Europe/Berlin", "America/New_York", "Asia/Tokyo"} <= {t.timezone for t in tenants.values()}
+    assert [t.slug for t in tenants.values() if t.is_suspended] == ["globex-trial"]
+    assert "100% " in seeded.stderr  # the progress bar reached its end
+    assert re.search(r"Demo data in place in \d+\.\ds: 4 tenants, ", seeded.stdout)
+
+
+@pytest.mark.django_db
+def test_seed_demo__run_again__adds_nothing_and_says_so(seeded: Seeded) -> None:
+    before = _counts()
+    out = io.StringIO()
+
+    call_command("seed_demo", stdout=out, stderr=io.StringIO())
+
+    assert "already in place; nothing added" in out.getvalue()
+    assert _counts() == before
+    assert before["ledger"] > 1000
+
+
+@pytest.mark.django_db
+def test_seed_demo__ledgers__verify_and_each_balance_is_the_sum_of_its_entries(seeded: Seeded) -> None:
+    out = io.StringIO()
+    call_command("verify_ledger", stdout=out, stderr=io.StringIO())
+    assert "verify_ledger: OK, 4 accounts" in out.getvalue()
+    with platform_bypass(reason="test", log=False):
+        checks = [row for rows in billing_selectors.ledger_check() for row in rows]
+        assert len(checks) == 4
+        assert all(row.ok for row in checks)
+        assert sum(row.entries for row in checks) == CreditTransaction.objects.count() > 2000
+        for account in CreditAccount.objects.filter(tenant__slug__in=DEMO_SLUGS):
+            total = CreditTransaction.objects.filter(account=account).aggregate(s=Sum("amount"))["s"]
+            assert account.balance == total
+            assert account.balance > Decimal(0)  # no usage event ran out of credits
+        kinds = set(CreditTransaction.objects.values_list("kind", flat=True))
+        crossed = set(LowBalanceThreshold.objects.filter(below=True).values_list("tenant__slug", flat=True))
+        alerts = AuditLogEntry.objects.filter(action="billing.low_balance").count()
+    assert kinds == {"grant", "topup", "usage", "refund", "adjustment"}
+    assert sorted(crossed) == sorted(DEMO_SLUGS)  # every tenant crossed a threshold
+    assert alerts >= 4
+
+
+@pytest.mark.django_db
+def test_seed_demo__usage__spans_the_month_several_models_and_hours(seeded: Seeded) -> None:
+    with platform_bypass(reason="test", log=False):
+        for slug in ("northwind-robotics", "acme-analytics", "hoshi-logistics"):
+            usage = CreditTransaction.objects.filter(tenant__slug=slug, kind="usage")
+            days = {at.date() for at in usage.values_list("occurred_at", flat=True)}
+            assert len(days) >= 28, slug
+        usage = CreditTransaction.objects.filter(kind="usage")
+        oldest = usage.order_by("occurred_at").values_list("occurred_at", flat=True).first()
+        models = set(usage.values_list("model", flat=True))
+        hours = {at.hour for at in usage.values_list("occurred_at", flat=True)}
+        by_key = set(usage.values_list("actor_api_key_id", flat=True))
+    assert oldest is not None
+    assert oldest < timezone.now() - timedelta(days=28)
+    assert len(models) >= 3
+    assert len(hours) == 24
+    assert len(by_key) >= 5
+
+
+@pytest.mark.django_db
+def test_seed_demo__members__in_every_role_custom_included(seeded: Seeded) -> None:
+    with platform_bypass(reason="test", log=False):
+        roles = list(
+            Membership.objects.filter(tenant__slug__in=DEMO_SLUGS).values_list("role__slug", "role__tenant")
+        )
+        multi = Membership.objects.filter(user__email="kai.tanaka@hoshi-logistics.example").count()
+    assert {"owner", "admin", "member", "viewer"} <= {slug for slug, _ in roles}
+    assert {slug for slug, tenant in roles if tenant is not None} == {"finance-analyst", "agent-operator"}
+    assert multi == 2  # one person, two tenants
+
+
+@pytest.mark.django_db
+def test_seed_demo__people__some_with_totp_some_dormant_one_locked_out(seeded: Seeded) -> None:
+    with_totp = set(EncryptedTOTPDevice.objects.filter(confirmed=True).values_list("user__email", flat=True))
+    people = set(seeded.logins)
+    month_ago = timezone.now() - timedelta(days=28)
+    dormant = set(User.objects.filter(last_login__lt=month_ago).values_list("email", flat=True))
+    signed_in = UserSession.objects.filter(revoked_at__isnull=True).count()
+    locked = "tom.becker@northwind.example"
+    factory = RequestFactory()
+
+    assert 3 <= len(with_totp) < len(people) - 3
+    assert dormant == {
+        "mateo.rossi@northwind.example",
+        "riley.brooks@acme-analytics.example",
+        "aiko.mori@hoshi-logistics.example",
+    }
+    assert signed_in >= 10
+    assert not AxesProxyHandler.is_allowed(factory.post("/", REMOTE_ADDR="203.0.113.66"), {"email": locked})
+    assert AxesProxyHandler.is_allowed(factory.post("/", REMOTE_ADDR="198.51.100.1"), {"email": locked})
+    with platform_bypass(reason="test", log=False):
+        assert AuditLogEntry.objects.filter(action="auth.account_locked", details__email=locked).exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo__configuration__invites_keys_settings_flags_secrets_with_history(seeded: Seeded) -> None:
+    with platform_bypass(reason="test", log=False):
+        invites = set(Invite.objects.values_list("status", flat=True))
+        revoked_keys = ApiKey.objects.filter(revoked_at__isnull=False).count()
+        live_keys = ApiKey.objects.filter(revoked_at__isnull=True).count()
+        expired_keys = list(
+            ApiKey.objects.filter(expires_at__lte=timezone.now()).values_list("name", flat=True)
+        )
+        versions = list(
+            SettingVersion.objects.filter(
+                tenant__slug="northwind-robotics", key="console.dormant_after_days"
+            ).values_list("action", flat=True)
+        )
+        rollouts = set(FeatureFlag.objects.values_list("rollout_percentage", flat=True))
+        secrets = Secret.objects.filter(tenant__slug__in=DEMO_SLUGS)
+        rotated = secrets.filter(rotated_at__isnull=False).count()
+    assert invites == {"pending", "accepted", "revoked", "expired"}
+    assert revoked_keys == 2
+    assert expired_keys == ["migration-import"]
+    assert live_keys >= 8
+    assert sorted(versions) == ["rollback", "set", "set", "set"]
+    assert {Decimal(0), Decimal(100)} < rollouts
+    assert len(rollouts) >= 5
+    assert rotated == 2
+
+
+@pytest.mark.django_db
+def test_seed_demo__logins_file__mode_600_with_working_passwords(seeded: Seeded) -> None:
+    path = seeded.data_dir / "demo-logins.txt"
+    text = path.read_text()
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(seeded.logins) >= 18
+    for email in ("greta.hansen@northwind.example", "sam.carter@acme-analytics.example"):
+        assert User.objects.get(email=email).check_password(seeded.logins[email])
+    admin = User.objects.get(platform_role="platform_admin")
+    assert admin.check_password(seeded.logins[admin.email])  # bootstrap_admin's, carried over
+    first = text.split("\nPeople\n", 1)[1].splitlines()[0].split()
+    assert first[:2] == [admin.email, seeded.logins[admin.email]]  # the platform admin first
+    assert "platform admin" in " ".join(first)
+    # Each person with a second factor: their authenticator's seed, as an otpauth URI.
+    devices = EncryptedTOTPDevice.objects.filter(confirmed=True).select_related("user")
+    assert devices
+    for device in devices:
+        uri = text.split(f"\n  {device.user.email}\n    ", 1)[1].split("\n", 1)[0]
+        seed = parse_qs(urlparse(uri).query)["secret"][0]
+        assert base64.b32decode(seed + "=" * (-len(seed) % 8)) == device.bin_key
+    assert "qm_live_" in text
+    assert "/invites/accept?token=" in text
+    # Printed once, by the command, with the file named.
+    assert all(password in seeded.stdout for password in seeded.logins.values())
+    assert str(path) in seeded.stdout
+
+
+@pytest.mark.django_db
+def test_seed_demo__passwords__in_no_log_line_audit_entry_or_source_file(seeded: Seeded) -> None:
+    passwords = list(seeded.logins.values())
+    with platform_bypass(reason="test", log=False):
+        audit = "\n".join(str(d) for d in AuditLogEntry.objects.values_list("details", flat=True))
+    sources = [
+        path.read_text(errors="replace")
+        for folder in SOURCES
+        for path in (REPO / folder).rglob("*")
+        if path.is_file() and path.suffix in {".py", ".html", ".txt", ".md"}
+    ]
+
+    assert seeded.log_lines  # the run logged (axes, the bypass): the check below is not empty
+    for password in passwords:
+        assert not any(password in line for line in seeded.log_lines)
+        assert password not in seeded.stderr
+        assert password not in audit
+        assert not any(password in source for source in sources)
+
+
+def test_seed_demo__the_code__passes_no_literal_password() -> None:
+    """No call in the seed's code passes a password (or a secret's value) written in the code."""
+    command = REPO / "console" / "management" / "commands" / "seed_demo.py"
+    calls = [
+        (path.name, node)
+        for path in [*(REPO / "console" / "demo").glob("*.py"), command]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+    ]
+    offenders = [
+        f"{name}:{node.lineno}"
+        for name, node in calls
+        for keyword in node.keywords
+        if keyword.arg in {"password", "value", "raw_key"}
+        and isinstance(keyword.value, ast.Constant)
+        and isinstance(keyword.value.value, str)
+    ]
+    assert len(calls) > 100  # the walk found the seed's code
+    assert offenders == []
+
+
+@pytest.mark.django_db
+def test_seed_demo__password_hashes__pbkdf2_at_demo_rounds_raised_at_first_sign_in(seeded: Seeded) -> None:
+    greta = User.objects.get(email="greta.hansen@northwind.example")
+    admin = User.objects.get(platform_role="platform_admin")
+    algorithm, rounds, *_ = greta.password.split("$")
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        wrong = greta.check_password("not-" + seeded.logins[greta.email])
+        right = greta.check_password(seeded.logins[greta.email])
+        greta.refresh_from_db()
+
+    assert (algorithm, int(rounds)) == ("pbkdf2_sha256", DEMO_ROUNDS)
+    assert not admin.password.startswith(f"pbkdf2_sha256${DEMO_ROUNDS}$")  # bootstrap_admin's, untouched
+    assert not wrong
+    assert right
+    assert greta.password.startswith(f"pbkdf2_sha256${PBKDF2PasswordHasher.iterations}$")
+
+
+def test_demo_hasher__stronger_hash__never_lowered() -> None:
+    strong = PBKDF2PasswordHasher().encode("a long random password", "s" * 22, iterations=DEMO_ROUNDS * 2)
+    weak = PBKDF2PasswordHasher().encode("a long random password", "s" * 22, iterations=DEMO_ROUNDS // 2)
+
+    assert not DemoPasswordHasher().must_update(strong)
+    assert DemoPasswordHasher().must_update(weak)
