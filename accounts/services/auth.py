@@ -279,16 +279,19 @@ def axes_lockout_response(request: HttpRequest, original_response: Any, credenti
     return HttpResponse("Too many failed logins: this account is locked for a while.", status=429)
 
 
-def account_unlock(*, user: User, actor: User) -> int:
+def account_unlock(*, user: User, actor: User, reason: str = "") -> int:
     """Platform staff lift a lockout now (else it ends after the cool-off): every address's
-    lock and the account's backoff."""
+    lock and the account's backoff. `reason`, when given, is kept in the audit entry."""
     with transaction.atomic():
         count = lockout.failures_forget(email=user.email)
+        details: dict[str, Any] = {"attempts_cleared": count}
+        if reason.strip():
+            details["reason"] = reason.strip()
         audit_record(
             action="auth.account_unlocked",
             target=user,
             severity=Severity.WARNING,
-            details={"attempts_cleared": count},
+            details=details,
             actor=actor,
         )
     return count
