@@ -28,6 +28,7 @@ from django.test import RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from accounts import services as accounts
 from accounts.models import ApiKey, EncryptedTOTPDevice, User, UserSession
 from audit.models import AuditLogEntry
 from billing import selectors as billing_selectors
@@ -243,6 +244,10 @@ def test_seed_demo__logins_file__mode_600_with_working_passwords(seeded: Seeded)
         assert User.objects.get(email=email).check_password(seeded.logins[email])
     admin = User.objects.get(platform_role="platform_admin")
     assert admin.check_password(seeded.logins[admin.email])  # bootstrap_admin's, carried over
+    # And through the login path itself (django-axes, the failed-login policy, the backend).
+    lena = "lena.fischer@northwind.example"
+    request = RequestFactory().post("/api/v1/auth/login", REMOTE_ADDR="192.0.2.10")
+    assert accounts.password_check(request=request, email=lena, password=seeded.logins[lena]).email == lena
     first = text.split("\nPeople\n", 1)[1].splitlines()[0].split()
     assert first[:2] == [admin.email, seeded.logins[admin.email]]  # the platform admin first
     assert "platform admin" in " ".join(first)
