@@ -111,7 +111,7 @@ class PlatformStaffAdminMixin:
 class ReadOnlyAdmin(PlatformStaffAdminMixin, ModelAdmin):
     """Platform staff look; nobody adds, changes or deletes here (ledgers, logs, secrets' rows)."""
 
-    actions = None
+    actions: Any = None  # subclasses that call services through actions name them
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

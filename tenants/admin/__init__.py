@@ -5,6 +5,6 @@ Every write goes through `tenants.services` (which audit it); the admin only par
 renders (tenants.admin.common).
 """
 
-from tenants.admin import flags, members, secrets, settings, teams, tenants
+from tenants.admin import flags, invites, members, secrets, settings, teams, tenants
 
-__all__ = ["flags", "members", "secrets", "settings", "teams", "tenants"]
+__all__ = ["flags", "invites", "members", "secrets", "settings", "teams", "tenants"]

@@ -19,6 +19,7 @@ from django.urls import reverse
 from unfold.admin import ModelAdmin
 
 from accounts.models import User
+from audit.admin import AuditHistoryMixin
 from core.admin_bypass import PlatformStaffAdminMixin
 from core.errors import DomainError
 from tenants.models import FeatureFlag, Setting, SettingVersion
@@ -38,8 +39,9 @@ def error_text(exc: DomainError) -> str:
     return " ".join([exc.detail, *details])
 
 
-class ServiceAdmin(PlatformStaffAdminMixin, ModelAdmin):
-    """A ModelAdmin whose saves call services, with the services' refusals shown on the form.
+class ServiceAdmin(AuditHistoryMixin, PlatformStaffAdminMixin, ModelAdmin):
+    """A ModelAdmin whose saves call services, with the services' refusals shown on the form;
+    its History button shows the audit entries about the object.
 
     A service that refuses (DomainError) inside save_model has its savepoint rolled back; the
     form is then validated once more with the refusal added as errors, so the user sees what

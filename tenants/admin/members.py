@@ -46,6 +46,10 @@ class MembershipAdmin(ServiceAdmin):
     ]
     readonly_fields = ["user", "tenant", "joined_at", "invited_by", "role_assigned_by", "role_assigned_at"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        # The page's title is the membership's __str__: the e-mail and tenant name.
+        return super().get_queryset(request).select_related("user", "tenant", "role", "team")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A membership comes from tenant creation, sign-up or an accepted invite, each with its
         # own service; a bare "add" form would skip what those do.

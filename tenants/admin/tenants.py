@@ -13,10 +13,15 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.http import urlencode
 from unfold.decorators import display
 from unfold.widgets import UnfoldAdminEmailInputWidget, UnfoldAdminTextareaWidget
 
 from accounts.models import User, UserManager
+from audit.models import AuditLogEntry
+from audit.selectors import audit_log_for_target
 from core.errors import DomainError
 from tenants import services
 from tenants.admin.common import ServiceAdmin, actor_of, changed_fields
@@ -77,8 +82,8 @@ class TenantAdmin(ServiceAdmin):
     search_fields = ["name", "slug", "admin_email"]
     ordering = ["name", "id"]
     actions = ["suspend_selected", "reactivate_selected"]
-    fieldsets = (
-        (None, {"fields": ("name", "slug", "admin_email", "timezone")}),
+    fieldsets: Any = (
+        (None, {"fields": ("name", "slug", "admin_email", "timezone", "related")}),
         ("Plan and limits", {"fields": ("plan", "resource_limits", "model_defaults", "require_2fa")}),
         ("Status", {"fields": ("status", "suspended_at", "suspension_reason")}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
@@ -96,6 +101,7 @@ class TenantAdmin(ServiceAdmin):
         "suspension_reason",
         "created_at",
         "updated_at",
+        "related",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
@@ -116,6 +122,31 @@ class TenantAdmin(ServiceAdmin):
     @display(description="Members", ordering="member_count")
     def member_count(self, obj: Tenant) -> int:
         return obj.member_count  # type: ignore[attr-defined]  # annotated in get_queryset
+
+    @display(description="Related")
+    def related(self, obj: Tenant) -> str:
+        """Links to the tenant's members, teams, invites, keys and configuration (changelists
+        filtered to this tenant; by URL name, so no app above is imported)."""
+        pages = [
+            ("tenants_membership", "Members"),
+            ("tenants_team", "Teams"),
+            ("tenants_invite", "Invites"),
+            ("accounts_apikey", "API keys"),
+            ("tenants_setting", "Settings"),
+            ("tenants_featureflag", "Feature flags"),
+            ("tenants_secret", "Secrets"),
+            ("audit_auditlogentry", "Audit log"),
+        ]
+        query = urlencode({"tenant__id__exact": str(obj.pk)})
+        return format_html_join(
+            " · ",
+            '<a class="text-primary-600 underline" href="{}?{}">{}</a>',
+            ((reverse(f"admin:{name}_changelist"), query, text) for name, text in pages),
+        )
+
+    def history_entries(self, obj: Tenant) -> QuerySet[AuditLogEntry]:
+        # A tenant's History is everything its audit log holds, not only changes of its row.
+        return audit_log_for_target(target_type="tenants.tenant", target_id=obj.pk, tenant=obj)
 
     @display(description="Status", ordering="status", label=STATUS_LABELS)
     def status_label(self, obj: Tenant) -> tuple[str, str]:
