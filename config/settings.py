@@ -152,6 +152,9 @@ def _database(var: str) -> dict:
 
 DATABASES = {"default": _database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A persistent connection is checked before the first query of each request and task; the check
+# asks the socket, not the database (core/postgresql/base.py), so it costs no round trip.
+DATABASES["default"]["ENGINE"] = "core.postgresql"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets two test runs share one server (pytest-xdist adds its own suffix on top).
 if env.str("DATABASE_TEST_NAME", default=""):
@@ -173,7 +176,14 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Platform staff must pass a second factor (always on in production).
 QM_STAFF_REQUIRE_2FA = env.bool("QM_STAFF_REQUIRE_2FA", default=PRODUCTION)
-QM_PUBLIC_URL = env.str("QM_PUBLIC_URL", default="http://127.0.0.1:8000")
+# The address e-mailed links (invites, password resets) start with. Unset: the URL `make run`
+# serves, from the QM_HOST and QM_PORT it passes to its processes (core/runner.py).
+_QM_HOST = env.str("QM_HOST", default="") or "127.0.0.1"
+# A listen-everywhere host is no address to link to: links name this machine instead.
+_QM_LINK_HOST = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(_QM_HOST, _QM_HOST)  # noqa: S104
+QM_PUBLIC_URL = (
+    env.str("QM_PUBLIC_URL", default="") or f"http://{_QM_LINK_HOST}:{env.int('QM_PORT', default=8000)}"
+)
 QM_INVITE_DAYS = env.int("QM_INVITE_DAYS", default=7)
 
 # Object permissions (django-guardian): no anonymous user object.
@@ -247,9 +257,40 @@ if REDIS_URL and not TESTING:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+
+def celery_broker_url(*, broker_url: str, redis_url: str, database: dict) -> str:
+    """The broker: CELERY_BROKER_URL, else REDIS_URL, else a queue in the application's PostgreSQL.
+
+    The last is kombu's SQLAlchemy transport with SKIP LOCKED (config/broker.py), on the same
+    database and role as DATABASE_URL, so `make run` runs the worker and beat for real on a
+    machine without Redis (docs/architecture.md, "Background work").
+    """
+    if broker_url:
+        return broker_url
+    if redis_url:
+        return redis_url
+    credentials = quote(database.get("USER") or "", safe="")
+    if database.get("PASSWORD"):
+        credentials += ":" + quote(database["PASSWORD"], safe="")
+    host = database.get("HOST") or ""
+    port = f":{database['PORT']}" if database.get("PORT") else ""
+    query = "application_name=quartermaster-broker"
+    if host.startswith("/"):  # a Unix socket: libpq takes its directory as the host parameter
+        query = f"host={quote(host, safe='')}&{query}"
+        host, port = "", ""
+    return f"qmpg+postgresql+psycopg://{credentials}@{host}{port}/{quote(database['NAME'], safe='')}?{query}"
+
+
+CELERY_BROKER_URL = celery_broker_url(
+    broker_url=env.str("CELERY_BROKER_URL", default=""), redis_url=REDIS_URL, database=DATABASES["default"]
+)
+# Tests run tasks in-process, at once; elsewhere a worker runs them (`make run` starts one).
+CELERY_TASK_ALWAYS_EAGER = TESTING or env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
+if CELERY_BROKER_URL.startswith("qmpg+"):
+    # The PostgreSQL broker polls: a queued task starts within this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.1)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -336,6 +377,8 @@ UNFOLD = {
     "SITE_HEADER": "Quartermaster back office",
     "SITE_SYMBOL": "hub",
     "SHOW_HISTORY": True,
+    # The index is the platform's dashboard (KPIs and 30-day charts from the ledger).
+    "DASHBOARD_CALLBACK": "billing.admin.dashboard.dashboard_callback",
 }
 
 # --- Security
