@@ -138,6 +138,7 @@ class DemoScenario:
         self.teams: dict[tuple[str, str], Team] = {}
         self.roles: dict[tuple[str, str], Role] = {}
         self.keys: dict[tuple[str, str], ApiKey] = {}
+        self.raw_keys: dict[tuple[str, str], str] = {}  # for the runtimes' requests (usage)
         self.api_keys: list[DemoApiKey] = []
         self.pending_invites: list[DemoInvite] = []
         self.charged: dict[str, list[usage.Charged]] = {}
@@ -320,6 +321,7 @@ class DemoScenario:
             actor_permissions=held,
         )
         self.keys[(slug, name)] = key
+        self.raw_keys[(slug, name)] = raw
         if revoke:
             accounts.api_key_revoke(api_key=key, actor=actor, actor_permissions=held)
         else:
@@ -402,11 +404,14 @@ class DemoScenario:
         return model
 
     def charge(self, slug: str, batch: usage.PlannedBatch, first_index: int) -> None:
-        """Charge one planned batch through the runtimes' batch service, as its API key."""
+        """Charge one planned batch through the runtimes' batch service, as its API key (the
+        runtime's request authenticated first, as the API does: the key's last use)."""
+        tenant, key = self.tenants[slug], (slug, batch.key_name)
+        usage.authenticate_runtime(tenant=tenant, api_key=self.keys[key], raw_key=self.raw_keys[key])
         outcome = usage.charge_batch(
-            tenant=self.tenants[slug],
+            tenant=tenant,
             batch=batch,
-            api_key=self.keys[(slug, batch.key_name)],
+            api_key=self.keys[key],
             models=self.models,
             first_index=first_index,
         )

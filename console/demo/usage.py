@@ -16,6 +16,7 @@ process, not only these events), so the seed does not.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import random
@@ -26,11 +27,17 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.test import RequestFactory
+from rest_framework.request import Request
+
+from accounts.api_key_auth import KEYWORD, ApiKeyAuthentication
 from accounts.models import ApiKey, User
 from billing import selectors as billing_selectors
 from billing import services as billing
 from tenants.models import Tenant
 
+# A runtime's address when its key has no allow-list (TEST-NET-1, RFC 5737).
+RUNTIME_ADDRESS = "192.0.2.10"
 # Arrival of a report after the usage it reports (see the module's docstring).
 REPORT_DELAY = timedelta(seconds=30)
 BATCH_SIZE = 500
@@ -171,6 +178,25 @@ class Charged:
 class ChargeOutcome:
     charged: list[Charged]
     refused: int
+
+
+def runtime_address(api_key: ApiKey) -> str:
+    """Where the key's runtime calls from: its allow-list's first address, else one from the
+    documentation range (RFC 5737)."""
+    if not api_key.allowed_ips:
+        return RUNTIME_ADDRESS
+    return str(next(ipaddress.ip_network(api_key.allowed_ips[0]).hosts()))
+
+
+def authenticate_runtime(*, tenant: Tenant, api_key: ApiKey, raw_key: str) -> None:
+    """The runtime's request authenticated as the API authenticates it (`Authorization: Api-Key`,
+    the allow-list, the key's rate limit), which also records the key's last use and address."""
+    request = RequestFactory().post(
+        f"/api/v1/tenants/{tenant.pk}/usage/batch",
+        HTTP_AUTHORIZATION=f"{KEYWORD} {raw_key}",
+        REMOTE_ADDR=runtime_address(api_key),
+    )
+    ApiKeyAuthentication().authenticate(Request(request))
 
 
 def charge_batch(

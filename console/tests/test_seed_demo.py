@@ -215,6 +215,7 @@ def test_seed_demo__configuration__invites_keys_settings_flags_secrets_with_hist
         expired_keys = list(
             ApiKey.objects.filter(expires_at__lte=timezone.now()).values_list("name", flat=True)
         )
+        used = dict(ApiKey.objects.filter(last_used_at__isnull=False).values_list("name", "last_used_ip"))
         versions = list(
             SettingVersion.objects.filter(
                 tenant__slug="northwind-robotics", key="console.dormant_after_days"
@@ -226,6 +227,10 @@ def test_seed_demo__configuration__invites_keys_settings_flags_secrets_with_hist
     assert invites == {"pending", "accepted", "revoked", "expired"}
     assert revoked_keys == 2
     assert expired_keys == ["migration-import"]
+    # The runtimes' keys were used (authenticated as the API does), from where they may be.
+    assert used["agent-runtime-prod"] == "10.20.0.1"
+    assert used["osaka-runtime"] == "203.0.113.1"
+    assert "metrics-export" not in used
     assert live_keys >= 8
     assert sorted(versions) == ["rollback", "set", "set", "set"]
     assert {Decimal(0), Decimal(100)} < rollouts
