@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DecimalField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -395,3 +395,162 @@ def ledger_check(*, chunk: int = 500) -> Iterator[list[AccountCheck]]:
             return
         yield rows
         after = str(rows[-1].account_id)
+
+
+# --- Platform-wide reads (the console's platform pages) ---------------------------------------
+# Across every tenant: call them inside `core.tenancy.platform_bypass` (the ledger, accounts and
+# thresholds are under row-level security). Each is one query, whatever the number of rows.
+
+
+@dataclass(frozen=True)
+class PlatformDay:
+    """One UTC day across the platform: credits charged for usage, what the providers cost, and
+    the margin between them (credits are priced in US dollars: a credit is a dollar of cost
+    times the markup). Unlimited accounts' usage costs the provider without a charge."""
+
+    day: date
+    credits: Decimal
+    provider_cost_usd: Decimal
+    events: int
+
+    @property
+    def margin_usd(self) -> Decimal:
+        return self.credits - self.provider_cost_usd
+
+
+def platform_period(*, days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the last `days` UTC days, today included."""
+    today = (now or timezone.now()).astimezone(zoneinfo.ZoneInfo("UTC")).date()
+    start = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=zoneinfo.ZoneInfo("UTC"))
+    return start, start + timedelta(days=days)
+
+
+def _platform_usage(start: datetime, end: datetime) -> QuerySet[CreditTransaction]:
+    return CreditTransaction.objects.filter(
+        kind__in=[TransactionKind.USAGE, TransactionKind.BYPASS], occurred_at__gte=start, occurred_at__lt=end
+    )
+
+
+def _charged() -> Any:
+    return Coalesce(-Sum("amount", filter=Q(kind=TransactionKind.USAGE)), ZERO)
+
+
+def _provider_cost() -> Any:
+    return Coalesce(Sum("provider_cost_usd"), Decimal(0))
+
+
+def platform_spend_by_day(*, days: int = 30, now: datetime | None = None) -> list[PlatformDay]:
+    """Credits charged, provider cost and margin per UTC day over the last `days` days, oldest
+    first, every day present: one query."""
+    start, end = platform_period(days=days, now=now)
+    found = (
+        _platform_usage(start, end)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zoneinfo.ZoneInfo("UTC")))
+        .values("day")
+        .annotate(credits=_charged(), provider_cost_usd=_provider_cost(), events=Count("id"))
+        .order_by("day")
+    )
+    rows: dict[date, dict[str, Any]] = {row["day"]: dict(row) for row in found}
+    series = []
+    for offset in range(days):
+        day = start.date() + timedelta(days=offset)
+        row = rows.get(day)
+        series.append(
+            PlatformDay(
+                day=day,
+                credits=row["credits"] if row else ZERO,
+                provider_cost_usd=row["provider_cost_usd"] if row else Decimal(0),
+                events=row["events"] if row else 0,
+            )
+        )
+    return series
+
+
+def platform_top_tenants(*, start: datetime, end: datetime, limit: int = 5) -> list[dict[str, Any]]:
+    """The tenants that used the most over [start, end): credits charged, provider cost, margin,
+    with each tenant's name and slug: one query."""
+    tenant = Tenant.objects.filter(pk=OuterRef("tenant_id"))
+    rows = (
+        _platform_usage(start, end)
+        .values("tenant_id")
+        .annotate(
+            credits=_charged(),
+            provider_cost_usd=_provider_cost(),
+            events=Count("id"),
+            name=Subquery(tenant.values("name")[:1]),
+            slug=Subquery(tenant.values("slug")[:1]),
+        )
+        .order_by("-credits", "-provider_cost_usd", "tenant_id")[:limit]
+    )
+    found: list[dict[str, Any]] = [dict(row) for row in rows]
+    return [{**row, "margin_usd": row["credits"] - row["provider_cost_usd"]} for row in found]
+
+
+def platform_low_balances(*, limit: int = 10) -> list[dict[str, Any]]:
+    """Tenants whose balance is below one of their low-balance alerts now (an open crossing),
+    lowest balance first, with the highest threshold crossed: one query."""
+    rows = (
+        LowBalanceThreshold.objects.filter(below=True, account__unlimited=False)
+        .values("tenant_id")
+        .annotate(
+            threshold=Max("threshold"),
+            since=Min("last_crossed_at"),
+            balance=Max("account__balance"),
+            name=Max("tenant__name"),
+            slug=Max("tenant__slug"),
+        )
+        .order_by("balance", "tenant_id")[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+def platform_tenant_list(*, query: str = "", status: str = "") -> QuerySet[Tenant]:
+    """Every tenant by name, each with its credit `balance` and `unlimited` flag (None: no
+    account yet); `query` matches the name or slug, `status` the status: one query a page."""
+    account = CreditAccount.objects.filter(tenant_id=OuterRef("pk"))
+    tenants = Tenant.objects.annotate(
+        balance=Subquery(account.values("balance")[:1]),
+        unlimited=Subquery(account.values("unlimited")[:1]),
+    ).order_by("name", "id")
+    if query:
+        tenants = tenants.filter(Q(name__icontains=query) | Q(slug__icontains=query))
+    if status:
+        tenants = tenants.filter(status=status)
+    return tenants
+
+
+def platform_tenant_counts() -> list[dict[str, Any]]:
+    """How many tenants are in each (status, plan): one query."""
+    rows = Tenant.objects.values("status", "plan").annotate(count=Count("id")).order_by("status", "plan")
+    return [dict(row) for row in rows]
+
+
+def transaction_list_filtered(
+    *,
+    tenant: Tenant,
+    kind: str = "",
+    model: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[CreditTransaction]:
+    """The ledger (newest first) filtered as the API filters it: a kind, a model, created in
+    [start, end); each entry with its acting user and the name and prefix of its API key
+    (`api_key_name`, `api_key_prefix`), in the same query."""
+    key = ApiKey.objects.filter(tenant=tenant, pk=OuterRef("actor_api_key_id"))
+    qs = (
+        transaction_list(tenant=tenant)
+        .select_related("actor_user")
+        .annotate(
+            api_key_name=Subquery(key.values("name")[:1]),
+            api_key_prefix=Subquery(key.values("prefix")[:1]),
+        )
+    )
+    if kind:
+        qs = qs.filter(kind=kind)
+    if model:
+        qs = qs.filter(model=model)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    return qs
