@@ -173,8 +173,8 @@ def secret_value(*, secret: Secret) -> str:
 
 
 @transaction.atomic
-def secret_reveal(*, secret: Secret, actor: User | None) -> str:
-    """The plaintext of a secret for a person; audited every time."""
+def secret_reveal(*, secret: Secret, actor: User | None, reason: str = "") -> str:
+    """The plaintext of a secret for a person; audited every time, with why (`reason`)."""
     secret = Secret.objects.select_for_update().get(pk=secret.pk)
     value = secret_value(secret=secret)
     secret.last_revealed_at = timezone.now()
@@ -185,7 +185,7 @@ def secret_reveal(*, secret: Secret, actor: User | None) -> str:
         tenant=secret.tenant_id,
         target=secret,
         severity=Severity.WARNING,
-        details=_secret_details(secret),
+        details={**_secret_details(secret), "reason": reason},
         actor=actor,
     )
     return value

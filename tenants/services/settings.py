@@ -225,9 +225,10 @@ def setting_rollback(
 
 @transaction.atomic
 def setting_reveal(
-    *, tenant: Tenant | None, key: str, actor: User | None, environment: str | None = None
+    *, tenant: Tenant | None, key: str, actor: User | None, environment: str | None = None, reason: str = ""
 ) -> Any:
-    """The plaintext of a secret setting's own value at this level; audited every time.
+    """The plaintext of a secret setting's own value at this level; audited every time, with why
+    (`reason`).
 
     A tenant reveals only its own value, never the platform's it may fall back to.
     """
@@ -245,7 +246,12 @@ def setting_reveal(
             tenant=row.tenant_id,
             target=row,
             severity=Severity.WARNING,
-            details={"setting_key": key, "environment": environment, "version": row.version},
+            details={
+                "setting_key": key,
+                "environment": environment,
+                "version": row.version,
+                "reason": reason,
+            },
             actor=actor,
         )
     return value

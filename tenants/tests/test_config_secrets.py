@@ -357,3 +357,16 @@ def test_team_delete__team_keeps_secrets__409_and_team_and_secret_stay(as_user, 
     assert stored(secret.pk).team_id == team.pk
     with tenant_context(tenant):
         assert Team.objects.filter(pk=team.pk).exists()
+
+
+@pytest.mark.django_db
+def test_secret_reveal__service_with_a_reason__the_reason_in_the_audit_entry(tenant, owner):
+    secret = SecretFactory.create(tenant=tenant, value=CANARY)
+
+    with tenant_context(tenant):
+        value = services.secret_reveal(secret=secret, actor=owner, reason="Support ticket 42")
+
+    assert value == CANARY
+    (entry,) = audit_entries("secret.revealed")
+    assert entry.details["reason"] == "Support ticket 42"
+    assert CANARY not in str(entry.details)

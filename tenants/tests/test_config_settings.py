@@ -755,3 +755,16 @@ def test_setting_set__decimal_in_the_grammar__200_stored(
     assert response.status_code == 200, response.content
     assert response.json()["value"] == stored
     assert [v.new_value for v in versions(tenant, "test.rate")] == [stored]
+
+
+@pytest.mark.django_db
+def test_setting_reveal__service_with_a_reason__the_reason_in_the_audit_entry(tenant, owner):
+    setting_value(tenant, SECRET_KEY, CANARY)
+
+    with tenant_context(tenant):
+        value = services.setting_reveal(tenant=tenant, key=SECRET_KEY, actor=owner, reason="Rotating it")
+
+    assert value == CANARY
+    (entry,) = audit_entries("setting.revealed")
+    assert entry.details["reason"] == "Rotating it"
+    assert CANARY not in str(entry.details)
