@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include(signin.urlpatterns)),
     path("", include(account.urlpatterns)),
     path("", include(overview.urlpatterns)),
+    path("", include("console.views.people")),
 ]
