@@ -50,6 +50,58 @@ class EnrolCodeForm(CodeForm):
     )
 
 
+def _password(label: str, *, autocomplete: str = "new-password", help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=4096,
+        strip=False,  # spaces are part of a password
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+STRENGTH_HELP = "At least 12 characters; not a common password, not like your name or e-mail."
+
+
+class _NewPasswordPair(forms.Form):
+    """A new password typed twice; the services judge its strength."""
+
+    first_field = "new_password"
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        first, again = cleaned.get(self.first_field), cleaned.get("password_again")
+        if first and again is not None and first != again:
+            self.add_error("password_again", "The two passwords differ.")
+        return cleaned
+
+
+class ForgotPasswordForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+
+
+class ResetPasswordForm(_NewPasswordPair):
+    # Named as accounts' password-reset service names its field errors.
+    new_password = _password("New password", help_text=STRENGTH_HELP)
+    password_again = _password("New password, again")
+
+
+class InviteSignUpForm(_NewPasswordPair):
+    first_field = "password"
+    full_name = forms.CharField(
+        label="Your name",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "autofocus": True}),
+    )
+    # Named as tenants' invite_accept names its field errors.
+    password = _password("Choose a password", help_text=STRENGTH_HELP)
+    password_again = _password("Password, again")
+
+
 class ThresholdForm(forms.Form):
     threshold = forms.DecimalField(
         label="Alert when the balance falls below",

@@ -74,7 +74,7 @@ def password_reset_link(*, user: User) -> str:
     """The link of a reset e-mail: the public URL's reset page with the user's id and a token."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
-    return f"{settings.QM_PUBLIC_URL}/password-reset?uid={uid}&token={token}"
+    return f"{settings.QM_PUBLIC_URL.rstrip('/')}/password-reset?uid={uid}&token={token}"
 
 
 def password_reset_request(*, email: str) -> None:
@@ -101,7 +101,7 @@ def password_reset_user(*, uid: str, token: str) -> User:
     try:
         user_id = force_str(urlsafe_base64_decode(uid))
         user = selectors.user_get_active(user_id=user_id)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, ValidationError):  # not an id at all
         user = None
     if user is None or not default_token_generator.check_token(user, token):
         raise InvalidInput("The reset link is invalid or expired.", code="invalid_reset_token")

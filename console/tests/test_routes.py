@@ -16,6 +16,9 @@ PUBLIC = {
     "signin_verify": "The second factor: the signed challenge in the session is the credential.",
     "signin_enroll": "Forced enrolment: the signed challenge in the session is the credential.",
     "signout": "Ends whatever session there is (POST only); nothing to see.",
+    "password_forgot": "Asks for a reset link: for people who cannot sign in; same answer for any address.",
+    "password_reset": "The e-mailed reset link: its uid and token are the credential.",
+    "invite_accept": "The e-mailed invite link: its token is the credential (newcomers have no account).",
 }
 
 

@@ -31,7 +31,7 @@ from core.throttling import AuthRateThrottle
 EXPIRED = "Your sign-in took too long or has ended: enter your e-mail and password again."
 
 
-def _throttled(request: HttpRequest) -> int:
+def throttled(request: HttpRequest) -> int:
     """Seconds this address must wait under the login's per-address rate; 0: go ahead."""
     throttle = AuthRateThrottle()
     # A DRF throttle outside DRF: it reads only the client's address (core.context.client_ip,
@@ -90,6 +90,19 @@ def _signed_in(
     return response
 
 
+def continue_sign_in(
+    request: HttpRequest, outcome: auth_services.LoginOutcome, next_url: str
+) -> HttpResponse:
+    """After accounts' login accepted the password: signed in, or on to the second factor or
+    its enrolment, then to `next_url` (checked to be ours)."""
+    request.session[auth.NEXT_SESSION_KEY] = auth.safe_next(request, next_url)
+    if outcome.tokens is not None:
+        return _signed_in(request, outcome.tokens, second_factor=False)
+    request.session[auth.CHALLENGE_SESSION_KEY] = outcome.challenge_token
+    step = "verify" if outcome.challenge_purpose == "verify" else "enroll"
+    return redirect(f"console:signin_{step}")
+
+
 @public
 @require_http_methods(["GET", "POST"])
 def signin(request: HttpRequest) -> HttpResponse:
@@ -97,10 +110,11 @@ def signin(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if auth.console_session(request) is not None:
         return redirect(auth.safe_next(request, next_url))
-    form = SignInForm(request.POST or None)
+    # `email`: filled in for whoever comes from a page that knows it (a reset, an invite).
+    form = SignInForm(request.POST or None, initial={"email": request.GET.get("email", "")[:254]})
     status, headers = 200, dict[str, str]()
     if request.method == "POST" and form.is_valid():
-        if seconds := _throttled(request):
+        if seconds := throttled(request):
             status, headers = _refused(
                 form, RetryLater(retry_after=seconds, detail="Too many sign-in attempts")
             )
@@ -119,12 +133,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                 request.axes_locked_out = False  # type: ignore[attr-defined]  # django-axes' mark
                 status, headers = _refused(form, exc)
             else:
-                request.session[auth.NEXT_SESSION_KEY] = auth.safe_next(request, next_url)
-                if outcome.tokens is not None:
-                    return _signed_in(request, outcome.tokens, second_factor=False)
-                request.session[auth.CHALLENGE_SESSION_KEY] = outcome.challenge_token
-                step = "verify" if outcome.challenge_purpose == "verify" else "enroll"
-                return redirect(f"console:signin_{step}")
+                return continue_sign_in(request, outcome, next_url)
     return _page(request, "console/signin/signin.html", {"form": form, "next": next_url}, status, headers)
 
 
@@ -138,7 +147,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     status, headers = 200, dict[str, str]()
     if request.method == "POST" and form.is_valid():
-        if seconds := _throttled(request):
+        if seconds := throttled(request):
             status, headers = _refused(
                 form, RetryLater(retry_after=seconds, detail="Too many attempts"), field="code"
             )
@@ -200,7 +209,7 @@ def signin_enroll(request: HttpRequest) -> HttpResponse:
         except InvalidChallenge:
             return _restart(request)
     elif form.is_valid():
-        if seconds := _throttled(request):
+        if seconds := throttled(request):
             status, headers = _refused(
                 form, RetryLater(retry_after=seconds, detail="Too many attempts"), field="code"
             )

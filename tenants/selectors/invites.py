@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db.models import Case, CharField, F, QuerySet, Value, When
 from django.utils import timezone
 
+from core.tenancy import platform_bypass
 from tenants.models import Invite, InviteStatus, Tenant
 
 
@@ -38,3 +41,16 @@ def invite_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Invite
     if status:
         qs = qs.filter(effective_status=status)
     return qs
+
+
+def invite_by_token(*, token: str) -> Invite | None:
+    """The invite an e-mailed token names, with its tenant, role and team, or None: for the page
+    the link opens (the token is the credential). Looked up across tenants by the token's
+    SHA-256 only, as tenants.services.invite_accept looks it up."""
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    with platform_bypass(reason="invite preview", log=False):
+        return (
+            Invite.objects.select_related("tenant", "role", "team", "invited_by")
+            .filter(token_hash=token_hash)
+            .first()
+        )
