@@ -16,7 +16,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
 from billing.models import (
     DEFAULT_MARKUP,
     CreditAccount,
@@ -523,6 +523,19 @@ def platform_tenant_counts() -> list[dict[str, Any]]:
     """How many tenants are in each (status, plan): one query."""
     rows = Tenant.objects.values("status", "plan").annotate(count=Count("id")).order_by("status", "plan")
     return [dict(row) for row in rows]
+
+
+# --- The admin's dashboard (the platform-wide reads above, and who is active) ------------------
+
+
+def platform_active_users(*, days: int = 30, now: datetime | None = None) -> dict[str, int]:
+    """Active accounts (`total`), and those seen in the last `days` days (`seen`: signed in or
+    used the API): one query."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    return User.objects.filter(is_active=True).aggregate(
+        total=Count("id"),
+        seen=Count("id", filter=Q(last_seen_at__gte=since) | Q(last_login__gte=since)),
+    )
 
 
 def transaction_list_filtered(
