@@ -8,7 +8,7 @@ console/tests/test_routes.py checks that every route has a guard."""
 
 from django.urls import include, path
 
-from console.views import account, home, money, overview, signin
+from console.views import account, home, money, overview, platform, signin
 
 app_name = "console"
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include(account.urlpatterns)),
     path("", include(overview.urlpatterns)),
     path("", include(money.urlpatterns)),
+    path("", include(platform.urlpatterns)),
 ]
