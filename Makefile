@@ -77,3 +77,16 @@ QM_FUZZ_EXAMPLES ?= 200
 .PHONY: fuzz
 fuzz: $(STAMP)
 	QM_FUZZ_EXAMPLES=$(QM_FUZZ_EXAMPLES) $(WITH_DB) $(PY) -m pytest core/tests/test_schemathesis.py $(PYTEST_ARGS)
+
+# The browser tests (console/tests/browser/) drive Debian's Chromium, never a downloaded one:
+# installed here when missing and run as root, otherwise a stop naming the package.
+QM_CHROMIUM ?= /usr/bin/chromium
+export QM_CHROMIUM
+.PHONY: check-chromium
+check-chromium:
+	@if [ ! -x "$(QM_CHROMIUM)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests ..."; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	fi
+	@[ -x "$(QM_CHROMIUM)" ] || { echo "The browser tests need Chromium at $(QM_CHROMIUM): install Debian's package as root (apt-get install -y chromium), or set QM_CHROMIUM to a Chromium binary." >&2; exit 1; }
