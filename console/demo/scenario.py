@@ -2,12 +2,14 @@
 by step through the services of every app, as their own callers would.
 
 Each step is one thing people or runtimes did (a tenant created, members invited, keys made, a
-batch of usage reported); `console.demo.seed.demo_steps` lists them in order, so the command can show
-its progress. Every write goes through a service, so audit entries, ledger balances, setting
-versions and row-level security come out as in production; the one exception is said where it
-happens (`people.dormant`: no service signs a person in a month ago). The tenants' stories are
-in their own modules (northwind, acme, hoshi, globex); this one keeps the state and the helpers
-they share.
+batch of usage reported); `console.demo.seed.demo_steps` lists them in order, so the command can
+show its progress. Every write goes through a service, so audit entries, ledger balances,
+setting versions and row-level security come out as in production; the one exception is said
+where it happens (`people.dormant`: no service signs a person in a month ago). Services stamp
+their rows with the real time, so what the past needs is done as the services allow: usage
+carries its `occurred_at` (`usage`), an expired key is made with the shortest life
+(`DemoScenario.key`). The tenants' stories are in their own modules (northwind, acme, hoshi,
+globex); this one keeps the state and the helpers they share.
 
 Passwords, TOTP seeds, API keys and secret values are generated here, at run time, with
 `secrets`; none is in the code, none reaches a log line or the audit log.
