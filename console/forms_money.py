@@ -32,7 +32,7 @@ class PeriodForm(forms.Form):
     """A date range, both ends included, in the tenant's time zone."""
 
     start = forms.DateField(label="From", required=False, widget=_date_input())
-    end = forms.DateField(label="To", required=False, widget=_date_input(), help_text="Included.")
+    end = forms.DateField(label="To (included)", required=False, widget=_date_input())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -79,12 +79,23 @@ class AuditFilterForm(PeriodForm):
     """The audit log's filters: who (part of the actor's e-mail or key), what (an action, or a
     prefix ending in `.*`, as in the API), on what (a target type), when."""
 
-    actor = forms.CharField(label="Who", required=False, max_length=254, help_text="Part of an e-mail.")
+    actor = forms.CharField(
+        label="Who",
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(attrs={"placeholder": "part of an e-mail"}),
+    )
     action = forms.CharField(
-        label="Action", required=False, max_length=100, help_text="e.g. member.* or credits.grant"
+        label="Action",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": "member.* or credits.grant"}),
     )
     target_type = forms.CharField(
-        label="On", required=False, max_length=64, help_text="e.g. tenants.membership"
+        label="On",
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "tenants.membership"}),
     )
 
     field_order = ["actor", "action", "target_type", "start", "end"]

@@ -82,8 +82,18 @@ def platform_page(permission: str = PLATFORM_STAFF) -> Callable[[View], View]:
     return decorator
 
 
+SECTIONS = {
+    "dashboard": "console:platform",
+    "tenants": "console:platform_tenants",
+    "users": "console:platform_users",
+    "credits": "console:platform_credits",
+}
+
+
 def _context(request: HttpRequest, section: str, **extra: Any) -> dict[str, Any]:
-    return {"section": section, "is_platform_admin": cast(User, request.user).is_platform_admin, **extra}
+    """What every platform page has: its section, marked current in the layout's platform nav
+    (console.nav) also on a section's sub-pages."""
+    return {"section": section, "nav_current": SECTIONS[section], **extra}
 
 
 def _bypass(request: HttpRequest, what: str) -> Any:
