@@ -33,6 +33,7 @@ from accounts.models import ApiKey, EncryptedTOTPDevice, User, UserSession
 from audit.models import AuditLogEntry
 from billing import selectors as billing_selectors
 from billing.models import CreditAccount, CreditTransaction, LowBalanceThreshold
+from console.demo import demo_counts
 from console.demo.hashing import DEMO_ROUNDS, DemoPasswordHasher
 from console.demo.scenario import DEMO_SLUGS
 from core.logging import make_formatter
@@ -116,6 +117,33 @@ def test_seed_demo__empty_database__tenants_of_every_plan_and_timezone(seeded: S
     assert [t.slug for t in tenants.values() if t.is_suspended] == ["globex-trial"]
     assert "100% " in seeded.stderr  # the progress bar reached its end
     assert re.search(r"Demo data in place in \d+\.\ds: 4 tenants, ", seeded.stdout)
+
+
+@pytest.mark.django_db
+def test_seed_demo__counts__each_kind_as_the_scenario_makes_it(seeded: Seeded) -> None:
+    counts = demo_counts()
+    usage, ledger = counts.pop("usage charges"), counts.pop("ledger entries")
+    audit, sessions = counts.pop("audit entries"), counts.pop("sessions")
+
+    assert counts == {
+        "tenants": 4,
+        "members": 18,
+        "invites pending": 4,
+        "invites accepted": 15,
+        "invites revoked": 3,
+        "invites expired": 3,
+        "API keys": 13,
+        "setting versions": 14,
+        "feature flags": 8,
+        "secrets": 6,
+    }
+    # Usage depends on the hour the seed runs (today holds what has happened so far).
+    # Besides usage: each plan's opening grant (4), two grants, two top-ups, an adjustment, a refund.
+    assert 2000 < usage < ledger == usage + 10
+    assert audit > 100
+    # The members' 15 devices and the laptop Lena logged out of (the operator's is no member's).
+    assert sessions == 16
+    assert ", ".join(f"{n} {what}" for what, n in demo_counts().items()) in seeded.stdout
 
 
 @pytest.mark.django_db
