@@ -4,30 +4,40 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Two installs: the runtime requirements (all `make run` needs), and on top of them the
+# development tools (test, lint, types, audit) for every other target.
+RUN_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip --disable-pip-version-check install --quiet
 WITH_DB := $(PY) -m core.devdb --
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint audit format migrate shell requirements clean-data
+.PHONY: run dev test lint audit format migrate shell requirements clean-data
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
-	touch $@
+$(PY):
+	@echo "Creating $(VENV) ..."
+	@$(PYTHON) -m venv $(VENV)
 
-run: $(STAMP)
-	$(WITH_DB) sh -c '\
-	  $(PY) manage.py migrate --noinput && \
-	  $(PY) manage.py bootstrap_admin --demo && \
-	  echo "" && \
-	  echo "Quartermaster is starting on http://$(HOST):$(PORT)/" && \
-	  echo "  console   http://$(HOST):$(PORT)/" && \
-	  echo "  admin     http://$(HOST):$(PORT)/admin/" && \
-	  echo "  API docs  http://$(HOST):$(PORT)/api/docs/  (Redoc: /api/redoc/)" && \
-	  echo "" && \
-	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
+$(RUN_STAMP): requirements.txt | $(PY)
+	@echo "Installing the runtime requirements into $(VENV) ..."
+	@$(PIP) -r requirements.txt
+	@touch $@
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
+	@echo "Installing the development tools into $(VENV) ..."
+	@$(PIP) -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+# Production servers (core/runner.py): migrate (one line), the demo admin and demo data on the
+# first run, gunicorn on HOST:PORT, the Celery worker and beat (a queue in PostgreSQL unless
+# REDIS_URL or CELERY_BROKER_URL is set); logs in .data/logs/; Ctrl-C stops all of it.
+run: $(RUN_STAMP)
+	@$(WITH_DB) $(PY) -m core.runner --host $(HOST) --port $(PORT)
+
+# The same with Django's auto-reloading development server (its log on the terminal).
+dev: $(RUN_STAMP)
+	@$(WITH_DB) $(PY) -m core.runner --host $(HOST) --port $(PORT) --dev
 
 test: $(STAMP)
 	$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)

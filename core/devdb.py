@@ -79,6 +79,14 @@ def socket_url(admin_url: str, role: str, database: str) -> str:
     return f"postgresql://{role}@{quote(socket_dir, safe='')}/{database}"
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the current directory when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -91,7 +99,7 @@ def main(argv: list[str]) -> int:
         server, admin_url = start_embedded()
         env["DATABASE_URL"] = socket_url(admin_url, APP_ROLE, APP_DB)
         ensure_role_and_database(admin_url, env["DATABASE_URL"])
-        print("quartermaster: using the embedded PostgreSQL in .data/pg", file=sys.stderr)
+        print(f"quartermaster: using the embedded PostgreSQL in {_shown(DATA_DIR / 'pg')}", file=sys.stderr)
     elif env.get("DATABASE_ADMIN_URL"):
         ensure_role_and_database(env["DATABASE_ADMIN_URL"], env["DATABASE_URL"])
     # Ctrl-C reaches the child through the process group; SIGTERM is passed on to it. Either

@@ -1,0 +1,478 @@
+"""`make run`: prepare the database, then run web, worker and beat until Ctrl-C.
+
+    python -m core.devdb -- python -m core.runner --host 127.0.0.1 --port 8000 [--dev]
+
+core/devdb.py holds PostgreSQL (the embedded one unless DATABASE_URL is set) for as long as this
+runs. This process imports no Django: it starts
+
+1. the preparation, one Django process (`python -m core.runner --prepare`): migrate (summarised in
+   one line), the platform admin (`bootstrap_admin --demo`) and, on the first run, the demo data
+   (`seed_demo --quiet`, when that command exists);
+2. the web server: gunicorn with gthread workers and a listen backlog of 2048, as production runs
+   (`--dev`: Django's auto-reloading development server instead, its log on the terminal);
+3. once the web server answers: the Celery worker and beat (django-celery-beat's DatabaseScheduler),
+   on the broker the settings choose (Redis, or a queue in PostgreSQL: config/broker.py);
+
+then prints the URLs and the demo logins, last. The processes' output goes to `.data/logs/`
+(`web.log`, `access.log`, `worker.log`, `beat.log`), not the terminal. Ctrl-C (or SIGTERM, or
+SIGHUP when the terminal closes) stops them all, web first; each child also gets SIGTERM from
+the kernel if this process dies without cleaning up. If one of them ends on its own, the others
+are stopped and the end of its log printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import ctypes.util
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import takewhile
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# How long a child may take to stop after SIGTERM before it is killed.
+STOP_TIMEOUT = 15.0
+# How long the web server may take to answer its first request.
+START_TIMEOUT = 60.0
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("QM_DATA_DIR", BASE_DIR / ".data"))
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- The process manager ------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel sends SIGTERM when the manager dies (Linux only), so
+    a killed manager leaves no server or worker behind."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """One process the manager started, with its log."""
+
+    name: str
+    argv: list[str]
+    log: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def tail(self, lines: int = 20) -> str:
+        if self.log is None or not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Manager:
+    """Starts children in their own process groups (the terminal's Ctrl-C reaches only the
+    manager), stops them in reverse order of start, and notices when one ends."""
+
+    env: dict[str, str]
+    cwd: Path = BASE_DIR
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    def start(self, child: Child) -> Child:
+        output: IO[bytes] | int | None = None
+        if child.log is not None:
+            child.log.parent.mkdir(parents=True, exist_ok=True)
+            output = child.log.open("ab")
+        try:
+            child.process = subprocess.Popen(  # noqa: S603  # our own commands, no shell
+                child.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output is not None else None,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        finally:
+            if output is not None and not isinstance(output, int):
+                output.close()
+        self.children.append(child)
+        return child
+
+    def ended(self) -> Child | None:
+        """A child that has ended (on its own, unless we are stopping), if any."""
+        return next((c for c in self.children if not c.running), None)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM to each running child, last started first; SIGKILL to whatever outlives timeout."""
+        self.stopping = True
+        # SIGTERM to the leader only: gunicorn's master and Celery's main process stop their
+        # own workers gracefully (a pool child signalled directly dies mid-task).
+        for child in reversed(self.children):
+            if child.running and child.process is not None:
+                child.process.terminate()
+        deadline = time.monotonic() + timeout
+        for child in reversed(self.children):
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(child.process, signal.SIGKILL)
+                child.process.wait()
+            else:
+                _signal_group(child.process, signal.SIGKILL)  # whatever the leader left behind
+
+    def watch(self, should_stop: Callable[[], bool], interval: float = 0.2) -> Child | None:
+        """Wait until asked to stop (None) or until a child ends on its own (that child)."""
+        while not should_stop():
+            ended = self.ended()
+            if ended is not None:
+                return ended
+            time.sleep(interval)
+        return None
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    # The child leads its own process group (start_new_session): the signal reaches what it
+    # started too (gunicorn's workers, Celery's pool), should the leader have left them behind.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+class StopRequest:
+    """Turns Ctrl-C, SIGTERM and SIGHUP into a flag the manager's loop reads."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+
+# --- The commands -------------------------------------------------------------------------------
+
+
+def web_command(*, host: str, port: int, dev: bool, logs: Path) -> list[str]:
+    """gunicorn as production runs it (bench/README.md: gthread, DRF under ASGI is slower), or
+    Django's auto-reloading development server for `make dev`."""
+    if dev:
+        return [sys.executable, "manage.py", "runserver", f"{host}:{port}"]
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        bind,
+        "--worker-class",
+        "gthread",
+        "--workers",
+        os.environ.get("QM_WEB_WORKERS", str(max(2, os.cpu_count() or 2))),
+        "--threads",
+        os.environ.get("QM_WEB_THREADS", "4"),
+        # Connections waiting to be accepted: the development server's 10 reset a burst of 100.
+        "--backlog",
+        "2048",
+        # The application is imported once, then forked: workers start together, and fast.
+        "--preload",
+        "--graceful-timeout",
+        "10",
+        "--access-logfile",
+        str(logs / "access.log"),
+        "--no-control-socket",
+    ]
+
+
+def worker_command() -> list[str]:
+    # No mingle, gossip or heartbeat: they need a broadcast exchange, which the PostgreSQL
+    # broker has not; with Redis one worker on one machine needs them no more.
+    return [
+        str(Path(sys.executable).parent / "celery"),
+        "--app",
+        "config",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        os.environ.get("QM_WORKER_CONCURRENCY", "2"),
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+
+
+def beat_command(logs: Path) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "celery"),
+        "--app",
+        "config",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--scheduler",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+        "--pidfile",
+        str(logs / "beat.pid"),
+    ]
+
+
+def link_host(host: str) -> str:
+    """The host to print in URLs: a listen-everywhere address is not one to open."""
+    return {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (another server has it), or None. Asked before
+    anything starts: gunicorn would retry for seconds, while the other server answered our
+    health check."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def wait_until_serving(url: str, *, alive: Callable[[], bool], timeout: float = START_TIMEOUT) -> bool:
+    """True once `url` answers with any HTTP status; False if `alive()` turns false or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310  # our own http://127.x URL
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except (OSError, ValueError):
+            time.sleep(0.1)
+    return False
+
+
+def banner(*, base_url: str, logs: Path, logins: str, dev: bool) -> str:
+    lines = [
+        "",
+        f"Quartermaster is serving {base_url}/" + ("  (development server, auto-reload)" if dev else ""),
+        f"  console   {base_url}/",
+        f"  admin     {base_url}/admin/",
+        f"  API docs  {base_url}/api/docs/  (Redoc: {base_url}/api/redoc/)",
+        f"  logs      {_relative(logs)}/  (web.log, access.log, worker.log, beat.log)",
+    ]
+    if logins:
+        lines += ["", "Demo logins:", *("  " + line for line in logins.strip().splitlines())]
+    lines += ["", "Ctrl-C stops the web server, the worker, beat and the database."]
+    return "\n".join(lines)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def demo_logins(data: Path) -> str:
+    """Who to sign in as: the people in the logins seed_demo wrote (`.data/demo-logins.txt`; its
+    second factors, API keys and invite links stay in the file), else the platform admin's login
+    (`bootstrap_admin --demo`'s `.data/admin-login.txt`)."""
+    demo = data / "demo-logins.txt"
+    if demo.exists():
+        people: list[str] = []
+        lines = iter(demo.read_text().splitlines())
+        for line in lines:
+            if line.strip() == "People":
+                people = list(takewhile(str.strip, lines))
+                break
+        if people:
+            return "\n".join(
+                [
+                    *(line.strip() for line in people),
+                    f"(second factors, API keys and invite links: {_relative(demo)})",
+                ]
+            )
+    admin = data / "admin-login.txt"
+    return admin.read_text() if admin.exists() else ""
+
+
+# --- The preparation (a Django process of its own) ---------------------------------------------
+
+
+def prepare(out: Callable[[str], None] = say) -> int:
+    """Migrate, make sure of the platform admin, seed the demo data once; one line each.
+
+    Django is imported here, in the preparation's own process: the manager never imports it."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+
+    from django.conf import settings
+    from django.core.management import CommandError, call_command, get_commands
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    started = time.monotonic()
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if plan:
+        call_command("migrate", interactive=False, verbosity=0)
+        out(f"database   {len(plan)} migrations applied ({time.monotonic() - started:.1f} s)")
+    else:
+        # Nothing to apply: no `migrate` at all, whose post-migrate pass (content types and
+        # permissions of every app) costs a second on every start.
+        out("database   up to date")
+
+    call_command("bootstrap_admin", demo=True, stdout=io.StringIO())
+
+    # seed_demo adds nothing when the demo is there (one query); its progress bar goes to the
+    # terminal (stderr), its summary nowhere: the logins file is what the banner reads.
+    if "seed_demo" in get_commands():
+        logins = settings.DATA_DIR / "demo-logins.txt"
+        before = logins.stat().st_mtime_ns if logins.exists() else None
+        started = time.monotonic()
+        try:
+            call_command("seed_demo", quiet=True, stdout=io.StringIO())
+        except CommandError as exc:  # tenants with the demo's names: serve without the demo
+            out(f"demo data  not loaded: {exc}")
+        else:
+            after = logins.stat().st_mtime_ns if logins.exists() else None
+            if after != before:
+                out(f"demo data  loaded ({time.monotonic() - started:.1f} s)")
+            else:
+                out("demo data  in place")
+    connections.close_all()
+    return 0
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m core.runner", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--dev", action="store_true", help="Django's auto-reloading server instead of gunicorn"
+    )
+    parser.add_argument("--prepare", action="store_true", help="only migrate, bootstrap and seed (Django)")
+    return parser.parse_args(argv)
+
+
+def child_env(*, host: str, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    # What the settings derive QM_PUBLIC_URL (e-mailed links) from, unless it is set.
+    env["QM_HOST"] = host
+    env["QM_PORT"] = str(port)
+    # Under gunicorn a connection per worker thread is kept (README, "Configuration").
+    env.setdefault("DATABASE_CONN_MAX_AGE", "600")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    data = data_dir()
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    taken = port_taken(args.host, args.port)
+    if taken:
+        say(f"quartermaster: cannot serve on {args.host}:{args.port} ({taken}); another PORT=... ?")
+        return 1
+    env = child_env(host=args.host, port=args.port)
+    stop = StopRequest()
+    stop.install()
+    manager = Manager(env=env)
+
+    base_url = f"http://{link_host(args.host)}:{args.port}"
+    web = Child(
+        "web",
+        web_command(host=args.host, port=args.port, dev=args.dev, logs=logs),
+        None if args.dev else logs / "web.log",
+    )
+    if not args.dev:
+        # gunicorn imports the application while the preparation runs: on a warm start the two
+        # overlap (two cores), and nothing is announced before the preparation is done. The
+        # development server would complain on the terminal about migrations not applied yet.
+        manager.start(web)
+    prep = manager.start(Child("preparation", [sys.executable, "-m", "core.runner", "--prepare"]))
+    while prep.running and not stop() and (args.dev or web.running):
+        time.sleep(0.05)
+    if stop():
+        manager.stop()
+        return 130
+    if prep.running:  # the web server ended first
+        manager.stop()
+        say(f"quartermaster: the web server did not start. The end of {_relative(logs / 'web.log')}:")
+        say(web.tail())
+        return 1
+    manager.children.remove(prep)
+    if prep.process is None or prep.process.returncode != 0:
+        manager.stop()
+        say("quartermaster: the preparation failed (above); nothing is served.")
+        return 1
+    if args.dev:
+        manager.start(web)
+    if not wait_until_serving(f"{base_url}/healthz", alive=lambda: web.running and not stop()):
+        manager.stop()
+        if stop():
+            return 130
+        say(f"quartermaster: the web server did not start. The end of {_relative(logs / 'web.log')}:")
+        say(web.tail())
+        return 1
+    manager.start(Child("worker", worker_command(), logs / "worker.log"))
+    manager.start(Child("beat", beat_command(logs), logs / "beat.log"))
+    say(banner(base_url=base_url, logs=logs, logins=demo_logins(data), dev=args.dev))
+
+    ended = manager.watch(stop)
+    if ended is None:
+        say("\nquartermaster: stopping ...")
+        manager.stop()
+        say("quartermaster: stopped.")
+        return 0
+    code = ended.process.returncode if ended.process is not None else 1
+    say(f"\nquartermaster: {ended.name} ended (exit {code}); stopping the rest.")
+    if ended.log is not None:
+        say(f"The end of {_relative(ended.log)}:\n{ended.tail()}")
+    manager.stop()
+    return 1
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    if args.prepare:
+        return prepare()
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
