@@ -123,7 +123,7 @@ def setting_initial(definition: SettingDefinition, value: Any) -> dict[str, Any]
 class ReasonForm(forms.Form):
     """A reset of a setting: only why."""
 
-    reason = _reason_field()
+    reason = _reason_field(label="Reason for the reset")
 
 
 class RevealForm(forms.Form):

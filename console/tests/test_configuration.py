@@ -771,6 +771,7 @@ def test_secret_reveal__htmx__only_the_reveal_panel(signed_in: Any, tenant: Any,
     body = response.content.decode()
     assert body.lstrip().startswith('<section class="panel" aria-labelledby="reveal-title" id="reveal">')
     assert CANARY in body
+    assert '<dd id="last-revealed" data-testid="last-revealed" hx-swap-oob="true">' in body
     assert response["Cache-Control"] == "no-store"
 
 

@@ -14,6 +14,7 @@ turns a flag's switch and rollout, the evaluation and a reveal into swaps of the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -178,13 +179,19 @@ def _setting_context(
             :VERSIONS_SHOWN
         ]
     )
-    latest = versions[0].version if versions else None
+    latest = versions[0] if versions else None
     version_rows = [
         {
             "version": version,
             "old": _version_text(definition, version, "old"),
             "new": _version_text(definition, version, "new"),
-            "current": version.version == latest,
+            "current": version is latest,
+            # Rolling back to the value in force changes nothing: no button for it (a secret's
+            # values are not decrypted to find out).
+            "same": latest is not None
+            and not definition.is_secret
+            and not version.is_secret
+            and version.new_value == latest.new_value,
         }
         for version in versions
     ]
@@ -550,7 +557,8 @@ def flag_rollout(request: HttpRequest, access: TenantAccess, flag_id: UUID) -> H
     except DomainError as exc:
         show_domain_error(form, exc, field="rollout_percentage")
         return _flag_row_answer(request, access, flag, rollout_form=form, status=exc.status_code)
-    notice = f"{flag.key} rolls out to {flag.rollout_percentage}% of subjects."
+    percentage = Decimal(flag.rollout_percentage).quantize(Decimal("0.01"))
+    notice = f"{flag.key} rolls out to {percentage}% of subjects."
     return _flag_row_answer(request, access, flag, notice=notice)
 
 
@@ -768,7 +776,9 @@ def secret_reveal(request: HttpRequest, access: TenantAccess, secret_id: UUID) -
             tenant=access.tenant, visibility=_visibility(access), secret_id=secret_id
         )
     context = _secret_context(access, secret, reveal_form=form, revealed=revealed)
-    template = f"{LOCKER_ENTRY_TEMPLATE}#reveal" if getattr(request, "htmx", False) else LOCKER_ENTRY_TEMPLATE
+    partial = bool(getattr(request, "htmx", False))
+    context["swap_oob"] = partial  # the panel comes with the new "last revealed" time
+    template = f"{LOCKER_ENTRY_TEMPLATE}#reveal" if partial else LOCKER_ENTRY_TEMPLATE
     return _no_store(render_page(request, template, context, access=access, status=status))
 
 
