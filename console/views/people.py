@@ -172,7 +172,7 @@ def members_context(
                 "failed": row.pk == failed,
             }
         )
-    return {"members": members, "q": query, "teams": teams, "active": "members"}
+    return {"members": members, "q": query, "teams": teams}
 
 
 @tenant_page("members:read")
@@ -250,7 +250,6 @@ def invites_context(
         "status": status,
         "statuses": InviteStatus.choices,
         "may_write": _may(access, "invites:write"),
-        "active": "invites",
     }
     if context["may_write"]:
         roles = grantable_roles(list(tenant_selectors.role_list(tenant=tenant)), access)
@@ -332,7 +331,6 @@ def roles(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         ],
         "may_create": _may(access, "roles:write"),
         "custom_count": sum(1 for role in rows if not role.is_system),
-        "active": "roles",
     }
     return render_page(request, ROLES, context, access=access)
 
@@ -357,7 +355,6 @@ def _role_form_page(
         "role": role,
         "groups": permission_groups(selected=selected, held=access.permissions),
         "rank": actor_rank(access),
-        "active": "roles",
     }
     return render_page(request, ROLE_FORM, context, access=access, status=status)
 
@@ -448,7 +445,6 @@ def teams_context(access: TenantAccess, *, form: TeamForm | None = None) -> dict
         "form": form or TeamForm(),
         "may_write": _may(access, "teams:write"),
         "may_delete": _may(access, "teams:delete"),
-        "active": "teams",
     }
 
 
@@ -518,7 +514,7 @@ def team_delete(request: HttpRequest, access: TenantAccess, team_id: UUID) -> Ht
 
 
 def team_context(access: TenantAccess, team: Team, *, form: TeamMemberForm | None = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"team": team, "active": "teams", "may_write": _may(access, "members:write")}
+    context: dict[str, Any] = {"team": team, "may_write": _may(access, "members:write")}
     if access.allows("members:read"):
         everyone = list(tenant_selectors.member_list(tenant=access.tenant))
         rank = actor_rank(access)
@@ -611,7 +607,7 @@ def api_keys(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         }
         for key in account_selectors.api_key_list(tenant=access.tenant)
     ]
-    context = {"keys": keys, "may_create": may_write, "active": "api_keys"}
+    context = {"keys": keys, "may_create": may_write}
     return render_page(request, API_KEYS, context, access=access)
 
 
@@ -627,7 +623,6 @@ def _api_key_form_page(
     context = {
         "form": form,
         "groups": permission_groups(selected=selected, held=access.permissions),
-        "active": "api_keys",
     }
     return render_page(request, API_KEY_FORM, context, access=access, status=status)
 
@@ -678,7 +673,7 @@ def api_key_created(request: HttpRequest, access: TenantAccess, api_key_id: UUID
             raw_key = crypto.decrypt_text(token, context=_key_context(api_key.pk, access.tenant.pk))
         except crypto.CryptoError:
             raw_key = ""
-    context = {"api_key": api_key, "raw_key": raw_key, "active": "api_keys"}
+    context = {"api_key": api_key, "raw_key": raw_key}
     response = render_page(request, API_KEY_CREATED, context, access=access)
     response["Cache-Control"] = "no-store"  # the key is in this page: no copy anywhere
     return response
