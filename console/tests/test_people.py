@@ -853,3 +853,24 @@ def test_people_pages__suspended_tenant__read_only_for_its_owner(
         assert "This tenant is suspended" in main, page
         assert "<button" not in main.split("</form>", 1)[-1] or page == "members/", page
     assert "<select" not in _main(client.get(_url(tenant, "members/")))
+
+
+def test_people_pages__every_page__renders_without_template_text_leaking(
+    signed_in: Any, tenant: Any, owner: Any
+) -> None:
+    team = TeamFactory.create(tenant=tenant)
+    role = RoleFactory.create(tenant=tenant, name="Auditor", slug="auditor", rank=15, permissions=[])
+    client = signed_in(owner)
+    paths = [
+        _url(tenant, rest)
+        for rest in ("members/", "invites/", "roles/", "roles/new/", f"roles/{role.pk}/edit/", "teams/")
+    ]
+    paths += [_url(tenant, f"teams/{team.pk}/"), _url(tenant, "api-keys/"), _url(tenant, "api-keys/new/")]
+    paths.append("/account/sessions/")
+    for path in paths:
+        response = client.get(path)
+        body = response.content.decode()
+        assert response.status_code == 200, path
+        assert "{#" not in body, path
+        assert "{%" not in body, path
+        assert "console/people.css" in body, path
