@@ -148,14 +148,14 @@ def test_credits__more_than_a_page__older_and_newer_cursor_pages(
     assert len(_ledger_rows(first)) == PAGE_SIZE
     assert "+55.00" in first
     assert "+5.00" not in first.replace("+55.00", "")
-    older = re.search(r'href="(\?kind=grant&amp;before=\d+)" rel="next"', first)
+    older = re.search(r'href="(\?kind=grant&amp;before=\d+)"[^>]*rel="next"', first)
     assert older, "an Older link keeping the filter"
     assert 'rel="prev"' not in first
     second = client.get(_credits(tenant, older[1].replace("&amp;", "&"))).content.decode()
     assert len(_ledger_rows(second)) == 5
     assert "+1.00" in second
     assert "+55.00" not in second
-    newer = re.search(r'href="(\?kind=grant&amp;after=\d+)" rel="prev"', second)
+    newer = re.search(r'href="(\?kind=grant&amp;after=\d+)"[^>]*rel="prev"', second)
     assert newer
     assert 'rel="next"' not in second
     back = client.get(_credits(tenant, newer[1].replace("&amp;", "&"))).content.decode()
@@ -325,13 +325,13 @@ def test_audit__more_than_a_page__cursor_pages_both_ways(signed_in: Any, tenant:
     client = signed_in(owner)
     first = client.get(_audit(tenant, "?action=test.event")).content.decode()
     assert len(_entries(first)) == PAGE_SIZE
-    older = re.search(r'href="([^"]+)" rel="next"', first)
+    older = re.search(r'href="([^"]+)"[^>]*rel="next"', first)
     assert older
     second = client.get(_audit(tenant, older[1].replace("&amp;", "&"))).content.decode()
     assert len(_entries(second)) == 3
     assert "event 0<" in second
     assert f"event {PAGE_SIZE + 2}<" not in second
-    newer = re.search(r'href="([^"]+)" rel="prev"', second)
+    newer = re.search(r'href="([^"]+)"[^>]*rel="prev"', second)
     assert newer
     back = client.get(_audit(tenant, newer[1].replace("&amp;", "&"))).content.decode()
     assert len(_entries(back)) == PAGE_SIZE
@@ -389,3 +389,30 @@ def test_audit__query_count__the_same_for_one_entry_and_sixty(
     with django_assert_num_queries(len(few.captured_queries)):
         body = client.get(_audit(tenant, "?action=test.*&start=2020-01-01")).content.decode()
     assert len(_entries(body)) == PAGE_SIZE
+
+
+# --- htmx ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("page", "panel"), [("credits/", 'id="ledger"'), ("audit/", 'id="entries"')])
+def test_money_pages__htmx_filter__the_panel_alone_and_a_history_restore_the_whole_page(
+    signed_in: Any, tenant: Any, owner: Any, page: str, panel: str
+) -> None:
+    fund(tenant, 5)
+    client = signed_in(owner)
+    url = f"/t/{tenant.pk}/{page}?start=2020-01-01"
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<section class="panel" aria-labelledby="')
+    assert panel in fragment
+    assert "<html" not in fragment
+    assert 'value="2020-01-01"' in fragment
+    restored = client.get(url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.content.decode()
+
+
+def test_credits__htmx_bad_filter__400_panel_with_the_error(signed_in: Any, tenant: Any, owner: Any) -> None:
+    response = signed_in(owner).get(_credits(tenant, "?start=nope"), headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="id_start_error"' in body
+    assert "<html" not in body

@@ -199,8 +199,13 @@ def _without_cursor(request: HttpRequest) -> HttpRequest:
 
 @tenant_page("credits:read")
 def credits(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    """Balance, the ledger, statements, low-balance alerts."""
+    """Balance, the ledger, statements, low-balance alerts. htmx (the ledger's filters and
+    pages): the ledger panel alone."""
     tenant = access.tenant
+    if wants_fragment(request):
+        ledger = _ledger_page(access, request)
+        status = 400 if ledger["filters"].errors else 200
+        return render_page(request, "console/money/credits.html#ledger", ledger, access=access, status=status)
     summary = billing_selectors.credit_summary(tenant=tenant)
     context = {
         "summary": summary,
@@ -210,6 +215,13 @@ def credits(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     }
     status = 400 if context["filters"].errors else 200
     return render_page(request, "console/money/credits.html", context, access=access, status=status)
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """An htmx request for a panel (not htmx restoring a page from its history: that one needs
+    the whole page)."""
+    details = getattr(request, "htmx", None)
+    return bool(details) and not details.history_restore_request  # type: ignore[union-attr]
 
 
 def _this_month(tz_name: str) -> str:
@@ -269,7 +281,8 @@ def entry_changes(details: dict[str, Any]) -> tuple[list[tuple[str, str, str]], 
 
 @tenant_page("audit:read")
 def audit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    """The tenant's audit log, newest first, with filters; each entry opens onto its details."""
+    """The tenant's audit log, newest first, with filters; each entry opens onto its details.
+    htmx (the filters and pages): the entries panel alone."""
     form, query = _filters_of(request, AuditFilterForm)
     context: dict[str, Any] = {"filters": form, "filtered": bool(query)}
     status = 200
@@ -302,7 +315,8 @@ def audit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         page = found
     context["page"] = page
     context["entries"] = [(entry, *entry_changes(entry.details)) for entry in page.rows]
-    return render_page(request, "console/money/audit.html", context, access=access, status=status)
+    template = "console/money/audit.html#entries" if wants_fragment(request) else "console/money/audit.html"
+    return render_page(request, template, context, access=access, status=status)
 
 
 urlpatterns = [

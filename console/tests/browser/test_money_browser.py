@@ -41,6 +41,7 @@ def test_credits__owner_filters_the_ledger_and_downloads_a_statement(people: Any
     expect(ledger.last).to_contain_text("Grant")
     pepper.shot("money-credits")
 
+    page.evaluate("window.stillThisPage = true")  # gone if the filter loads a whole new page
     filters = page.get_by_test_id("ledger-filters")
     filters.get_by_label("Kind").select_option("usage")
     filters.get_by_label("Model").fill(LARGE_MODEL)
@@ -49,7 +50,8 @@ def test_credits__owner_filters_the_ledger_and_downloads_a_statement(people: Any
     for row in ledger.all():
         expect(row).to_contain_text(LARGE_MODEL)
         expect(row).to_contain_text("key Production runtime")
-    assert "kind=usage" in page.url
+    assert "kind=usage" in page.url  # htmx pushed the filtered URL
+    assert page.evaluate("window.stillThisPage === true"), "htmx swapped the ledger in place"
     pepper.shot("money-credits-filtered")
     page.get_by_role("link", name="Clear").click()
     expect(ledger).to_have_count(9)
