@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
+from psycopg.pq import TransactionStatus
 
 M = TypeVar("M", bound=Model)
 
@@ -42,6 +43,31 @@ def prepared_cursor() -> CursorWrapper:
         return cast(CursorWrapper, connection._prepare_cursor(cursor))  # type: ignore[attr-defined]
 
 
+def execute_first(cursor: CursorWrapper, sql: str, params: Sequence[Any]) -> None:
+    """`cursor.execute(sql, params)`; when this opens the transaction Django has begun (inside
+    `atomic()`, nothing sent yet), its BEGIN goes in the same round trip.
+
+    psycopg starts a transaction by sending BEGIN alone and waiting for the answer, even in
+    pipeline mode: a round trip per request for nothing. Here BEGIN and the statement are sent
+    together (pipeline mode, one Sync), with psycopg's autocommit on for the moment so that it
+    does not send its own. psycopg's commit() and rollback() go by the server's transaction
+    status, not by that flag, so the COMMIT or ROLLBACK that `atomic()` sends at the end still
+    follows, and Django turns autocommit back on after it, as after every transaction.
+    """
+    raw = connection.connection
+    if not (
+        connection.in_atomic_block
+        and not raw.autocommit
+        and raw.pgconn.transaction_status == TransactionStatus.IDLE
+    ):
+        cursor.execute(sql, params)
+        return
+    raw.autocommit = True
+    with connection.wrap_database_errors, raw.pipeline():
+        cursor.cursor.execute("BEGIN", prepare=False)  # a psycopg cursor
+        cursor.execute(sql, params)
+
+
 class Columns(Generic[M]):
     """The select list of one model's concrete fields under a table alias, and the reverse:
     an instance built from those columns of a row."""
@@ -53,11 +79,16 @@ class Columns(Generic[M]):
         self.width = len(fields)
         self.sql = ", ".join(f"{alias}.{quote(field.column or '')}" for field in fields)
         self._names = [field.attname for field in fields]
+        self._pk = next(index for index, field in enumerate(fields) if field.primary_key)
         self._converters: list[tuple[int, Callable[..., Any], Any]] = [
             (index, converter, field)
             for index, field in enumerate(fields)
             for converter in field.get_db_converters(connection)
         ]
+
+    def present(self, row: Sequence[Any], start: int = 0) -> bool:
+        """Whether `row[start:start + width]` holds an instance (not an outer join's nulls)."""
+        return row[start + self._pk] is not None
 
     def build(self, row: Sequence[Any], start: int = 0) -> M:
         """The instance held in `row[start:start + width]`."""

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.models import ApiKey, User
 from accounts.types import TenantRef
-from core.rows import Columns, prepared_cursor, relate
+from core.rows import Columns, execute_first, prepared_cursor, relate
 
 
 def api_key_list(*, tenant: TenantRef) -> QuerySet[ApiKey]:
@@ -41,7 +41,7 @@ def api_key_for_authentication(*, key_hash: str) -> ApiKey | None:
     key-authenticated request.
     """
     with prepared_cursor() as cursor:
-        cursor.execute(_KEY_SQL, [key_hash])
+        execute_first(cursor, _KEY_SQL, [key_hash])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User, UserSession
-from core.rows import Columns, prepared_cursor, relate
+from core.rows import Columns, execute_first, prepared_cursor, relate
 
 _SESSION = Columns(UserSession, "s")
 _SESSION_USER = Columns(User, "u")
@@ -26,7 +26,7 @@ def session_for_authentication(*, session_id: object) -> UserSession | None:
     except ValueError:
         return None  # not an id at all: no such session
     with prepared_cursor() as cursor:
-        cursor.execute(_SESSION_SQL, [session_uuid])
+        execute_first(cursor, _SESSION_SQL, [session_uuid])
         row = cursor.fetchone()
     if row is None:
         return None
