@@ -22,8 +22,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.request import Request
 
+from accounts import hooks
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_authentication
+from core.access import Standing, remember_standing, tenant_route
 from core.context import client_ip
 from core.gates import once_per
 from core.rows import prepared_cursor
@@ -159,7 +161,15 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_key(self, request: Request, raw_key: str) -> tuple[Any, ApiKey]:
         digest = hash_key(raw_key)
-        api_key = api_key_for_authentication(key_hash=digest)
+        tenant_id = tenant_route(request)
+        standing: Standing | None = None
+        if tenant_id is None:
+            api_key = api_key_for_authentication(key_hash=digest)
+        else:
+            # A tenant route: the key and its creator's membership in that tenant in one
+            # statement, the request's first (core.access.Standing); the gate decides on it.
+            found = hooks.api_key_with_standing(key_hash=digest, tenant_id=tenant_id)
+            api_key, standing = found if found is not None else (None, None)
         # compare_digest: the index found the row, the comparison does not leak timing either way.
         if (
             api_key is None
@@ -176,6 +186,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             )
         _check_rate(api_key)
         _touch(api_key, ip)
+        remember_standing(request, standing)
         return api_key.created_by, api_key
 
     def authenticate_header(self, request: Request) -> str:

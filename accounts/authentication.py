@@ -17,8 +17,10 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
+from accounts import hooks
 from accounts.models import User, UserSession
 from accounts.selectors import session_for_authentication
+from core.access import Standing, remember_standing, tenant_route
 from core.gates import once_per
 
 # Where the authenticated session is kept on the Django request (under DRF's, so that it is the
@@ -38,7 +40,15 @@ class SessionJWTAuthentication(JWTAuthentication):
         session_id = token.get("sid")
         if not session_id:
             raise InvalidToken({"detail": "Token has no session.", "code": "token_not_valid"})
-        session = session_for_authentication(session_id=session_id)
+        tenant_id = tenant_route(request)
+        standing: Standing | None = None
+        if tenant_id is None:
+            session = session_for_authentication(session_id=session_id)
+        else:
+            # A tenant route: the session and its user's membership in that tenant in one
+            # statement, the request's first (core.access.Standing); the gate decides on it.
+            found = hooks.session_with_standing(session_id=session_id, tenant_id=tenant_id)
+            session, standing = found if found is not None else (None, None)
         if session is None or session.revoked_at is not None or session.expires_at <= timezone.now():
             raise AuthenticationFailed("This session has ended. Log in again.", code="session_revoked")
         user = session.user
@@ -46,6 +56,7 @@ class SessionJWTAuthentication(JWTAuthentication):
             raise AuthenticationFailed("This account is not active.", code="user_inactive")
         setattr(request._request, _SESSION_ATTRIBUTE, session)
         _mark_seen(user)
+        remember_standing(request, standing)
         return user, token
 
 

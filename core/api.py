@@ -30,7 +30,15 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from core.access import PLATFORM_ADMIN, PLATFORM_PERMISSIONS, PLATFORM_STAFF, TenantAccess, tenant_gate
+from core.access import (
+    PLATFORM_ADMIN,
+    PLATFORM_PERMISSIONS,
+    PLATFORM_STAFF,
+    TenantAccess,
+    note_tenant_route,
+    standing_of,
+    tenant_gate,
+)
 from core.context import update_context
 from core.errors import NotFound, PermissionDeniedError
 from core.hooks import Hook
@@ -196,6 +204,12 @@ class TenantScopedApi(_SealedApi):
 
     access: TenantAccess
 
+    def perform_authentication(self, request: Request) -> None:
+        # The authenticators read the caller's standing in this tenant with the credentials, in
+        # the same statement (core.access.Standing); the gate below decides on it.
+        note_tenant_route(request, self.kwargs.get("tenant_id"))
+        super().perform_authentication(request)
+
     def check_permissions(self, request: Request) -> None:
         user = self.authenticated_caller(request)
         required = self.required_permission(request)
@@ -208,6 +222,8 @@ class TenantScopedApi(_SealedApi):
             tenant_id=tenant_id,
             permission=required,
             write=request.method not in _SAFE_METHODS,
+            # Read by the authenticator with the credentials, when it could (core.access.Standing).
+            standing=standing_of(request),
         )
         if required is None:
             self.http_method_not_allowed(request)

@@ -12,15 +12,21 @@ from django_scopes import scopes_disabled
 
 from accounts import permissions as registry
 from accounts.models import ApiKey, User
-from core.access import TenantAccess
+from core.access import Standing, TenantAccess
 from core.api import request_settings
 from core.errors import NotFound, PermissionDeniedError
-from tenants.models import Tenant
+from tenants.models import Membership, Tenant
 from tenants.selectors import membership_for
 
 
 def tenant_access(
-    *, user: User, api_key: ApiKey | None, tenant_id: uuid.UUID | str, permission: str | None, write: bool
+    *,
+    user: User,
+    api_key: ApiKey | None,
+    tenant_id: uuid.UUID | str,
+    permission: str | None,
+    write: bool,
+    standing: Standing | None = None,
 ) -> TenantAccess:
     """May `user` (or `api_key`, acting for it) do `permission` in the tenant `tenant_id`?
     (`permission` None: may it act in the tenant at all.)
@@ -30,13 +36,22 @@ def tenant_access(
     tenant, a missing permission, a suspended tenant written to) or NotFound (404: no such
     tenant, to platform staff; others cannot tell it from one they are not a member of).
     Run it inside the tenant's django-scopes scope (the membership is a tenant-scoped row).
+
+    `standing`: what the authenticator read with the caller's credentials, in this transaction
+    (`tenants.selectors.api_key_with_standing`): the same membership, tenant and RLS settings
+    this function would read and set itself. Used only when it is this user's in this tenant.
     """
-    # The RLS settings first (the membership row is under RLS), then the membership with its
-    # tenant and role: one round trip. The tenant alone only when there is no membership.
-    membership = membership_for(
-        user=user, tenant=tenant_id, settings=request_settings(tenant_id=tenant_id, user_id=user.pk)
-    )
-    tenant = membership.tenant if membership is not None else _tenant_of_non_member(user, tenant_id)
+    if standing is not None and standing.answers(user_id=user.pk, tenant_id=tenant_id):
+        membership: Membership | None = standing.membership
+        found: Tenant | None = standing.tenant
+    else:
+        # The RLS settings first (the membership row is under RLS), then the membership with its
+        # tenant and role: one round trip. The tenant alone only when there is no membership.
+        membership = membership_for(
+            user=user, tenant=tenant_id, settings=request_settings(tenant_id=tenant_id, user_id=user.pk)
+        )
+        found = None if membership is not None else _tenant_by_id(tenant_id)
+    tenant = membership.tenant if membership is not None else _tenant_of_non_member(user, found)
     permissions = registry.effective_permissions(user=user, role=membership.role if membership else None)
     # An API key acts for its creator, narrowed to its scopes, in its own tenant only; the
     # creator's platform role never widens what a key may do.
@@ -62,9 +77,12 @@ def tenant_access(
     return access
 
 
-def _tenant_of_non_member(user: User, tenant_id: uuid.UUID | str) -> Tenant:
+def _tenant_by_id(tenant_id: uuid.UUID | str) -> Tenant | None:
     with scopes_disabled():
-        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        return Tenant.objects.filter(pk=tenant_id).first()
+
+
+def _tenant_of_non_member(user: User, tenant: Tenant | None) -> Tenant:
     if tenant is None:
         # Whether a tenant exists is not for non-members to learn: same answer as "not a member".
         if user.is_platform_staff:

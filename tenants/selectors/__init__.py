@@ -17,6 +17,7 @@ from tenants.selectors.flags import (
     flags_evaluate,
     is_enabled,
 )
+from tenants.selectors.gate import api_key_with_standing, session_with_standing
 from tenants.selectors.invites import invite_effective_status, invite_is_past, invite_list
 from tenants.selectors.secrets import (
     ALL_SECRETS,
@@ -65,6 +66,7 @@ __all__ = [
     "SettingView",
     "TenantRef",
     "UserRef",
+    "api_key_with_standing",
     "bucket",
     "bump",
     "clear_local_cache",
@@ -88,6 +90,7 @@ __all__ = [
     "secret_get",
     "secret_list",
     "secret_visibility",
+    "session_with_standing",
     "setting_definition",
     "setting_list",
     "setting_plain_value",
