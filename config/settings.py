@@ -152,6 +152,9 @@ def _database(var: str) -> dict:
 
 DATABASES = {"default": _database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A persistent connection is checked before the first query of each request and task; the check
+# asks the socket, not the database (core/postgresql/base.py), so it costs no round trip.
+DATABASES["default"]["ENGINE"] = "core.postgresql"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets two test runs share one server (pytest-xdist adds its own suffix on top).
 if env.str("DATABASE_TEST_NAME", default=""):
