@@ -110,6 +110,15 @@ class ReasonForm(forms.Form):
     )
 
 
+class TenantStatusForm(ReasonForm):
+    """Suspend or reactivate: the action the page was shown for, and why."""
+
+    SUSPEND, REACTIVATE = "suspend", "reactivate"
+    action = forms.ChoiceField(
+        choices=[(SUSPEND, "Suspend"), (REACTIVATE, "Reactivate")], widget=forms.HiddenInput
+    )
+
+
 class TenantFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=100)
     status = forms.ChoiceField(

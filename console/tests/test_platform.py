@@ -184,7 +184,7 @@ def test_tenant_status__suspend_then_reactivate_with_reasons__status_and_audit(
 ) -> None:
     url = f"/platform/tenants/{tenant.pk}/status/"
     assert "Suspend Acme Robotics" in staff.get(url).content.decode()
-    response = staff.post(url, {"reason": "Chargeback on the last invoice"}, follow=True)
+    response = staff.post(url, {"action": "suspend", "reason": "Chargeback on the last invoice"}, follow=True)
     assert "Suspended Acme Robotics." in response.content.decode()
     tenant.refresh_from_db()
     assert tenant.status == TenantStatus.SUSPENDED
@@ -192,7 +192,7 @@ def test_tenant_status__suspend_then_reactivate_with_reasons__status_and_audit(
     assert _audit("tenant.suspended")[-1].details["reason"] == "Chargeback on the last invoice"
 
     assert "Reactivate Acme Robotics" in staff.get(url).content.decode()
-    staff.post(url, {"reason": "Paid"})
+    staff.post(url, {"action": "reactivate", "reason": "Paid"})
     tenant.refresh_from_db()
     assert tenant.status == TenantStatus.ACTIVE
     entry = _audit("tenant.reactivated")[-1]
@@ -200,12 +200,27 @@ def test_tenant_status__suspend_then_reactivate_with_reasons__status_and_audit(
 
 
 def test_tenant_status__no_reason__400_error_in_place_nothing_changes(staff: Client, tenant: Any) -> None:
-    response = staff.post(f"/platform/tenants/{tenant.pk}/status/", {"reason": "   "})
+    response = staff.post(f"/platform/tenants/{tenant.pk}/status/", {"action": "suspend", "reason": "   "})
     assert response.status_code == 400
     assert 'id="id_reason_error"' in response.content.decode()
     tenant.refresh_from_db()
     assert tenant.status == TenantStatus.ACTIVE
     assert _audit("tenant.suspended") == []
+
+
+def test_tenant_status__suspended_meanwhile__conflict_shown_nothing_undone(
+    staff: Client, tenant: Any
+) -> None:
+    url = f"/platform/tenants/{tenant.pk}/status/"
+    staff.post(url, {"action": "suspend", "reason": "First operator"})
+    response = staff.post(url, {"action": "suspend", "reason": "Second operator, from a stale page"})
+    body = response.content.decode()
+    assert response.status_code == 409
+    assert "The tenant is already suspended." in body
+    assert "Reactivate Acme Robotics" in body  # the page now offers what can be done
+    tenant.refresh_from_db()
+    assert tenant.status == TenantStatus.SUSPENDED
+    assert tenant.suspension_reason == "First operator"
 
 
 def test_tenant_status__missing_tenant__404_page(staff: Client) -> None:

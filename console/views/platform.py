@@ -40,7 +40,7 @@ from console import charts
 from console.access import refusal_page, render_page, user_page
 from console.formatting import amount
 from console.forms import show_domain_error
-from console.forms_money import CreditPostForm, ReasonForm, TenantFilterForm, UserFilterForm
+from console.forms_money import CreditPostForm, ReasonForm, TenantFilterForm, TenantStatusForm, UserFilterForm
 from core.access import PLATFORM_ADMIN, PLATFORM_STAFF, TenantAccess
 from core.errors import DomainError, NotFound, PermissionDeniedError
 from core.tenancy import platform_bypass
@@ -181,16 +181,18 @@ def _gated(user: User, tenant_id: UUID, *, write: bool) -> TenantAccess:
 @require_http_methods(["GET", "POST"])
 def tenant_status(request: HttpRequest, tenant_id: UUID) -> HttpResponse:
     """Suspend an active tenant or reactivate a suspended one, with a reason (tenants'
-    services, as `POST /api/v1/tenants/<id>/suspend` and `/reactivate`)."""
+    services, as `POST /api/v1/tenants/<id>/suspend` and `/reactivate`). The form names the
+    action it was shown for: if someone changed the status meanwhile, the service's conflict
+    is shown, nothing is undone."""
     user = cast(User, request.user)
-    form = ReasonForm(request.POST or None)
+    form = TenantStatusForm(request.POST or None)
     status = 200
     try:
         with transaction.atomic(), scope(tenant=tenant_id):
             tenant = _gated(user, tenant_id, write=request.method == "POST").tenant
-            suspend = not tenant.is_suspended
             if request.method == "POST":
                 if form.is_valid():
+                    suspend = form.cleaned_data["action"] == TenantStatusForm.SUSPEND
                     change = tenant_services.tenant_suspend if suspend else tenant_services.tenant_reactivate
                     change(tenant=tenant, actor=user, reason=form.cleaned_data["reason"])
                     done = "Suspended" if suspend else "Reactivated"
@@ -200,12 +202,13 @@ def tenant_status(request: HttpRequest, tenant_id: UUID) -> HttpResponse:
     except (NotFound, PermissionDeniedError):
         return refusal_page(request, status=404, detail="There is no such tenant.")
     except DomainError as exc:
-        show_domain_error(form, exc, field="reason")
+        show_domain_error(form, exc, field=None)
         status = exc.status_code
         with transaction.atomic(), scope(tenant=tenant_id):
             tenant = _gated(user, tenant_id, write=False).tenant
-            suspend = not tenant.is_suspended
-    context = _context(request, "tenants", form=form, subject=tenant, suspend=suspend)
+    suspend = not tenant.is_suspended
+    action = TenantStatusForm.SUSPEND if suspend else TenantStatusForm.REACTIVATE
+    context = _context(request, "tenants", form=form, subject=tenant, suspend=suspend, action=action)
     return render_page(request, "console/platform/tenant_status.html", context, status=status)
 
 
