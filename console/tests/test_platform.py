@@ -410,3 +410,29 @@ def test_credits__query_count__the_same_for_few_and_many_entries(
     with django_assert_num_queries(len(few.captured_queries)):
         body = staff.get(url).content.decode()
     assert body.count('class="badge kind-grant"') == 10
+
+
+def test_credits__refused_then_corrected_with_the_same_form__posted_once(staff: Client, tenant: Any) -> None:
+    fund(tenant, 10)
+    base = {"tenant": str(tenant.pk), "reason": "Fix", "idempotency_key": "form-key-1"}
+    refused = staff.post("/platform/credits/", {**base, "kind": "adjustment", "amount": "-50"})
+    assert refused.status_code == 402
+    assert 'name="idempotency_key" value="form-key-1"' in refused.content.decode()  # the same form again
+    staff.post("/platform/credits/", {**base, "kind": "adjustment", "amount": "-5"})
+    assert [row[:2] for row in _ledger(tenant)] == [
+        ("grant", Decimal("10.000000")),
+        ("adjustment", Decimal("-5.000000")),
+    ]
+
+
+def test_credits__old_form_posted_again_with_other_values__fresh_form_nothing_posted(
+    staff: Client, tenant: Any
+) -> None:
+    base = {"tenant": str(tenant.pk), "kind": "grant", "reason": "Bonus", "idempotency_key": "form-key-2"}
+    staff.post("/platform/credits/", {**base, "amount": "10"})
+    response = staff.post("/platform/credits/", {**base, "amount": "20"})
+    body = response.content.decode()
+    assert response.status_code == 409
+    assert "This form was already posted with other values." in body
+    assert 'name="idempotency_key" value="form-key-2"' not in body
+    assert [row[1] for row in _ledger(tenant)] == [Decimal("10.000000")]

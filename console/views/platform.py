@@ -35,6 +35,7 @@ from accounts.models import PlatformRole, User
 from accounts.services import auth as auth_services
 from billing import selectors as billing_selectors
 from billing import services as billing_services
+from billing.errors import IdempotencyKeyReused
 from billing.models import TransactionKind
 from console import charts
 from console.access import refusal_page, render_page, user_page
@@ -324,6 +325,14 @@ def credits(request: HttpRequest) -> HttpResponse:
                 )
         except (NotFound, PermissionDeniedError):
             return refusal_page(request, status=404, detail="There is no such tenant.")
+        except IdempotencyKeyReused as exc:
+            # This form was posted before with other values (a back button): a fresh form.
+            fresh = request.POST.copy()
+            fresh["idempotency_key"] = uuid.uuid4().hex
+            form = CreditPostForm(fresh)
+            form.is_valid()
+            form.add_error(None, "This form was already posted with other values. Check them and post again.")
+            status = exc.status_code
         except DomainError as exc:
             show_domain_error(form, exc, field=None)
             status = exc.status_code
