@@ -8,7 +8,11 @@ PY := $(VENV)/bin/python
 # development tools (test, lint, types, audit) for every other target.
 RUN_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
-PIP := $(PY) -m pip --disable-pip-version-check install --quiet
+# The venv is made without pip (ensurepip costs seconds) and filled by the pip of $(PYTHON)
+# (`--python`, pip 22.3 or later); where $(PYTHON) has none that can, by the venv's own pip.
+BASE_PIP = $(PYTHON) -m pip --python $(PY)
+PIP = $(if $(shell $(BASE_PIP) --version 2>/dev/null),$(BASE_PIP),$(PY) -m pip) \
+	--disable-pip-version-check install --quiet
 WITH_DB := $(PY) -m core.devdb --
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -17,11 +21,14 @@ PORT ?= 8000
 
 $(PY):
 	@echo "Creating $(VENV) ..."
-	@$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv --without-pip $(VENV)
+	@$(BASE_PIP) --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null
 
+# requirements.txt is pip-compile's complete, pinned list: no resolving (--no-deps); modules are
+# compiled when first imported, not all of them now (--no-compile).
 $(RUN_STAMP): requirements.txt | $(PY)
 	@echo "Installing the runtime requirements into $(VENV) ..."
-	@$(PIP) -r requirements.txt
+	@$(PIP) --no-deps --no-compile -r requirements.txt
 	@touch $@
 
 $(STAMP): $(RUN_STAMP) requirements-dev.txt
