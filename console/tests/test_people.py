@@ -874,3 +874,20 @@ def test_people_pages__every_page__renders_without_template_text_leaking(
         assert "{#" not in body, path
         assert "{%" not in body, path
         assert "console/people.css" in body, path
+
+
+def test_members__platform_admin__may_grant_any_role_as_the_service_allows(
+    signed_in: Any, tenant: Any
+) -> None:
+    staff = UserFactory.create(platform_admin=True)
+    bob = member(tenant, "viewer")
+    main = _main(signed_in(staff).get(_url(tenant, "members/")))
+    assert ">Owner</option>" in main  # platform admins outrank every tenant role
+    membership = _membership(tenant, bob)
+    prefix = f"m-{membership.pk}"
+    response = signed_in(staff).post(
+        _url(tenant, f"members/{membership.pk}/"),
+        {f"{prefix}-role": str(system_role("owner").pk), f"{prefix}-team": ""},
+    )
+    assert response.status_code == 302
+    assert _membership(tenant, bob).role.slug == "owner"

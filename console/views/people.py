@@ -77,7 +77,7 @@ def _may(access: TenantAccess, permission: str) -> bool:
 def actor_rank(access: TenantAccess) -> int:
     """The caller's rank here, as tenants.services.actor_rank reckons it, from the gate's answer
     (no query): platform admins above all, else their role's rank, else nothing."""
-    if access.staff and access.user.is_platform_admin:
+    if access.user.is_platform_admin:
         return tenant_services.PLATFORM_ADMIN_RANK
     return int(access.membership.role.rank) if access.membership is not None else 0
 
