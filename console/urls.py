@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include(overview.urlpatterns)),
     path("", include(money.urlpatterns)),
     path("", include(platform.urlpatterns)),
+    path("", include("console.views.people")),
 ]
