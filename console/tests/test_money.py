@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from billing.tests.factories import fund
 from console.tests.data import prices, usage_history
-from console.views.money import PAGE_SIZE
+from console.views.money import PAGE_SIZE, entry_changes
 from core.tenancy import tenant_context
 from tenants import services as tenant_services
 from tenants.tests.factories import member
@@ -416,3 +416,16 @@ def test_credits__htmx_bad_filter__400_panel_with_the_error(signed_in: Any, tena
     assert response.status_code == 400
     assert 'id="id_start_error"' in body
     assert "<html" not in body
+
+
+def test_entry_changes__shapes__changes_as_rows_the_rest_as_values() -> None:
+    changes, rest = entry_changes(
+        {
+            "changes": {"name": {"old": "A", "new": "B"}, "limits": {"old": None, "new": {"x": 1}}},
+            "reason": "",
+        }
+    )
+    assert changes == [("name", "A", "B"), ("limits", "\u2014", '{"x": 1}')]
+    assert rest == [("reason", "\u2014")]
+    assert entry_changes({"changes": "not a dict", "n": 3}) == ([], [("changes", "not a dict"), ("n", "3")])
+    assert entry_changes(["odd"]) == ([], [("details", '["odd"]')])  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from audit import selectors as audit_selectors
 from billing import selectors as billing_selectors
 from billing.api.statements import _statement_lines as statement_lines  # the API's CSV, reused
 from console.access import render_page, tenant_page
+from console.formatting import DASH
 from console.forms_money import AuditFilterForm, LedgerFilterForm, PeriodForm, StatementForm
 from console.views.overview import alerts_context
 from core.access import TenantAccess
@@ -260,6 +261,8 @@ def credits_statement(request: HttpRequest, access: TenantAccess) -> HttpRespons
 
 
 def _value(value: Any) -> str:
+    if value is None or value == "":
+        return DASH
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

@@ -65,7 +65,7 @@ def test_credits__owner_filters_the_ledger_and_downloads_a_statement(people: Any
     assert download.value.suggested_filename.startswith(f"statement-{tenant.slug}-")
 
 
-def test_credits__phone_width__page_fits(people: Any) -> None:
+def test_credits_and_audit__phone_width__pages_fit(people: Any) -> None:
     tenant = TenantFactory.create(name="Wayne Enterprises")
     owner = member(tenant, "owner")
     fund(tenant, 250)
@@ -76,6 +76,13 @@ def test_credits__phone_width__page_fits(people: Any) -> None:
     width = lucius.page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways at 390 px ({width})"
     lucius.shot("money-credits-phone")
+    lucius.open(f"/t/{tenant.pk}/audit/")
+    entry = lucius.page.get_by_test_id("audit-list").locator("li").first
+    entry.locator("summary").click()
+    expect(entry.locator(".audit-details")).to_be_visible()
+    width = lucius.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the audit log scrolls sideways at 390 px ({width})"
+    lucius.shot("money-audit-phone")
 
 
 def test_audit__admin_filters_and_opens_an_entry_onto_old_and_new_values(people: Any) -> None:
