@@ -182,7 +182,8 @@ _QM_HOST = env.str("QM_HOST", default="") or "127.0.0.1"
 # A listen-everywhere host is no address to link to: links name this machine instead.
 _QM_LINK_HOST = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(_QM_HOST, _QM_HOST)  # noqa: S104
 QM_PUBLIC_URL = (
-    env.str("QM_PUBLIC_URL", default="") or f"http://{_QM_LINK_HOST}:{env.int('QM_PORT', default=8000)}"
+    env.str("QM_PUBLIC_URL", default="")
+    or f"http://{_QM_LINK_HOST}:{int(env.str('QM_PORT', default='') or 8000)}"
 )
 QM_INVITE_DAYS = env.int("QM_INVITE_DAYS", default=7)
 
