@@ -1,6 +1,7 @@
 """The console's URLs: one `include` per view module, each module (`console/views/<group>.py`)
 exposing its own `urlpatterns` with plain `path(...)` entries and URL names. To add a group of
-pages, write the module and add one line here; names stay in the `console:` namespace.
+pages, write the module and add one line here, `path("", include("console.views.<group>"))`
+(no import to edit); names stay in the `console:` namespace.
 
 A tenant's pages live under `t/<uuid:tenant_id>/<section>/` and are guarded by
 `console.access.tenant_page`; the rest by `user_page` or, with a reason, `public`.
@@ -8,15 +9,16 @@ console/tests/test_routes.py checks that every route has a guard."""
 
 from django.urls import include, path
 
-from console.views import account, home, money, overview, platform, signin
-
 app_name = "console"
 urlpatterns = [
-    path("", include(home.urlpatterns)),
-    path("", include(signin.urlpatterns)),
-    path("", include(account.urlpatterns)),
-    path("", include(overview.urlpatterns)),
-    path("", include(money.urlpatterns)),
-    path("", include(platform.urlpatterns)),
+    path("", include("console.views.home")),
+    path("", include("console.views.signin")),
+    path("", include("console.views.account")),
+    path("", include("console.views.overview")),
+    path("", include("console.views.password")),
+    path("", include("console.views.invite_accept")),
+    path("", include("console.views.money")),
+    path("", include("console.views.platform")),
     path("", include("console.views.people")),
+    path("", include("console.views.configuration")),
 ]
