@@ -142,6 +142,15 @@ def _flatten(detail: Any) -> list[str]:
     return [str(detail)]
 
 
+def _codes(codes: Any) -> set[str]:
+    """Every error code in DRF's nested `get_codes()` answer."""
+    if isinstance(codes, dict):
+        return {code for value in codes.values() for code in _codes(value)}
+    if isinstance(codes, list):
+        return {code for value in codes for code in _codes(value)}
+    return {str(codes)}
+
+
 def _field_errors(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         return {str(field): _flatten(messages) for field, messages in detail.items()}
@@ -178,10 +187,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None  # an unexpected error: it propagates, and ApiErrorMiddleware answers 500
     if isinstance(exc, exceptions.ValidationError):
+        # A body whose only fault is fields the endpoint does not take (core.serializers) says so.
+        unknown_only = _codes(exc.get_codes()) == {"unknown_field"}
         body = error_body(
             response.status_code,
-            code="validation_error",
-            detail="Some fields are invalid.",
+            code="unknown_field" if unknown_only else "validation_error",
+            detail="Some fields are not accepted here." if unknown_only else "Some fields are invalid.",
             errors=_field_errors(exc.detail),
         )
     else:

@@ -18,9 +18,10 @@ from accounts import selectors
 from accounts.models import ApiKey
 from accounts.services import api_keys as services
 from core.api import TenantScopedApi
+from core.serializers import StrictSerializer
 
 
-class ApiKeyCreatorOutput(serializers.Serializer):
+class ApiKeyCreatorOutput(StrictSerializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
 
@@ -65,7 +66,7 @@ class ApiKeyListCreateApi(TenantScopedApi):
 
     permission_map = {"GET": "api_keys:read", "POST": "api_keys:write"}
 
-    class ApiKeyCreateInput(serializers.Serializer):
+    class ApiKeyCreateInput(StrictSerializer):
         name = serializers.CharField(max_length=services.NAME_MAX_LENGTH)
         scopes = serializers.ListField(
             child=serializers.ChoiceField(choices=sorted(registry.ALL)),

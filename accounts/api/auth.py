@@ -19,9 +19,10 @@ from accounts.authentication import request_session
 from accounts.services import auth
 from core.api import BaseApi
 from core.errors import PermissionDeniedError
+from core.serializers import StrictSerializer
 
 
-class LoginOutput(serializers.Serializer):
+class LoginOutput(StrictSerializer):
     """Either tokens, or a challenge for the second factor (verify or enroll)."""
 
     access = serializers.CharField(required=False)
@@ -35,7 +36,7 @@ class LoginOutput(serializers.Serializer):
     challenge_token = serializers.CharField(required=False)
 
 
-class LoginInput(serializers.Serializer):
+class LoginInput(StrictSerializer):
     email = serializers.EmailField()
     password = password_field()
     device_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -59,7 +60,7 @@ class LoginApi(AuthApi):
 class LoginMfaApi(AuthApi):
     dangerously_commit_errors = True  # a wrong code is recorded and counts towards the throttle
 
-    class LoginMfaInput(serializers.Serializer):
+    class LoginMfaInput(StrictSerializer):
         challenge_token = serializers.CharField()
         code = serializers.CharField(max_length=32)
         device_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -73,7 +74,7 @@ class LoginMfaApi(AuthApi):
         return Response({**tokens.as_dict(), "mfa_method": kind})
 
 
-class ChallengeInput(serializers.Serializer):
+class ChallengeInput(StrictSerializer):
     challenge_token = serializers.CharField()
 
 
@@ -89,7 +90,7 @@ class LoginMfaEnrollApi(AuthApi):
 
 
 class LoginMfaEnrollConfirmApi(AuthApi):
-    class EnrollConfirmInput(serializers.Serializer):
+    class EnrollConfirmInput(StrictSerializer):
         challenge_token = serializers.CharField()
         code = serializers.CharField(max_length=16)
         device_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -114,7 +115,7 @@ class LoginMfaEnrollConfirmApi(AuthApi):
 class RefreshApi(AuthApi):
     dangerously_commit_errors = True  # a detected reuse revokes the session even though the request fails
 
-    class RefreshInput(serializers.Serializer):
+    class RefreshInput(StrictSerializer):
         refresh = serializers.CharField()
 
     @extend_schema(request=RefreshInput, responses=TokensOutput, operation_id="auth_refresh", auth=[])

@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 
 from core.api import BaseApi
+from core.serializers import StrictSerializer
 from core.throttling import AuthRateThrottle
 
 
@@ -23,7 +24,7 @@ DEVICE_HELP = (
 )
 
 
-class TokensOutput(serializers.Serializer):
+class TokensOutput(StrictSerializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
     token_type = serializers.CharField()
@@ -32,7 +33,7 @@ class TokensOutput(serializers.Serializer):
     device_token = serializers.CharField(required=False, help_text=DEVICE_HELP)
 
 
-class EnrollmentOutput(serializers.Serializer):
+class EnrollmentOutput(StrictSerializer):
     otpauth_uri = serializers.CharField()
     qr_svg = serializers.CharField()
 

@@ -11,12 +11,13 @@ from accounts.api.common import AuthApi, django_request, password_field
 from accounts.authentication import request_session
 from accounts.services import passwords
 from core.api import BaseApi
+from core.serializers import StrictSerializer
 
 
 class PasswordChangeApi(BaseApi):
     dangerously_commit_errors = True  # a wrong current password is recorded and counts towards the lockout
 
-    class PasswordChangeInput(serializers.Serializer):
+    class PasswordChangeInput(StrictSerializer):
         current_password = password_field()
         new_password = password_field()
 
@@ -35,7 +36,7 @@ class PasswordChangeApi(BaseApi):
 
 
 class PasswordResetApi(AuthApi):
-    class PasswordResetInput(serializers.Serializer):
+    class PasswordResetInput(StrictSerializer):
         email = serializers.EmailField()
 
     @extend_schema(
@@ -50,7 +51,7 @@ class PasswordResetApi(AuthApi):
 
 
 class PasswordResetConfirmApi(AuthApi):
-    class PasswordResetConfirmInput(serializers.Serializer):
+    class PasswordResetConfirmInput(StrictSerializer):
         uid = serializers.CharField()
         token = serializers.CharField()
         new_password = password_field()

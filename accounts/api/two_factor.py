@@ -11,9 +11,10 @@ from accounts.api.common import EnrollmentOutput
 from accounts.authentication import request_session
 from accounts.services import mfa
 from core.api import BaseApi
+from core.serializers import StrictSerializer
 
 
-class CodeInput(serializers.Serializer):
+class CodeInput(StrictSerializer):
     code = serializers.CharField(max_length=32)
 
 

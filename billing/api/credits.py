@@ -19,6 +19,7 @@ from billing.models import CreditTransaction, TransactionKind
 from core.api import PLATFORM_ADMIN, PLATFORM_STAFF, TenantScopedApi, filter_parameters
 from core.errors import InvalidInput
 from core.pagination import CursorPagination
+from core.serializers import StrictSerializer
 
 
 class CreditSummaryApi(TenantScopedApi):
@@ -26,7 +27,7 @@ class CreditSummaryApi(TenantScopedApi):
 
     permission_map = {"GET": "credits:read", "PATCH": PLATFORM_ADMIN}
 
-    class CreditAccountUpdateInput(serializers.Serializer):
+    class CreditAccountUpdateInput(StrictSerializer):
         unlimited = serializers.BooleanField(required=False)
         overdraft_limit = credit_field(required=False, min_value=0)
 
@@ -101,7 +102,7 @@ class CreditTransactionListCreateApi(TenantScopedApi):
     permission_map = {"GET": "credits:read", "POST": PLATFORM_STAFF}
     pagination_class = LedgerPagination
 
-    class CreditTransactionCreateInput(serializers.Serializer):
+    class CreditTransactionCreateInput(StrictSerializer):
         kind = serializers.ChoiceField(
             choices=[
                 TransactionKind.GRANT,

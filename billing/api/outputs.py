@@ -9,6 +9,7 @@ from billing.api.common import credit_field
 from billing.models import CreditTransaction, LowBalanceThreshold, ModelPrice, Plan, Reservation, Subscription
 from billing.services.common import fmt
 from core.hygiene import DecimalField
+from core.serializers import StrictSerializer
 
 
 class CreditTransactionOutput(serializers.ModelSerializer[CreditTransaction]):
@@ -63,7 +64,7 @@ class ReservationOutput(serializers.ModelSerializer[Reservation]):
         ]
 
 
-class ReservationSettledOutput(serializers.Serializer):
+class ReservationSettledOutput(StrictSerializer):
     reservation = ReservationOutput()
     transaction = CreditTransactionOutput()
 
@@ -116,7 +117,7 @@ class ThresholdOutput(serializers.ModelSerializer[LowBalanceThreshold]):
         fields = ["id", "threshold", "below", "last_crossed_at", "alerts_sent", "created_at"]
 
 
-class CreditSummaryOutput(serializers.Serializer):
+class CreditSummaryOutput(StrictSerializer):
     balance = credit_field()
     held = credit_field(help_text="Credits held by open reservations.")
     overdraft_limit = credit_field()

@@ -17,6 +17,7 @@ from billing.errors import invalid
 from billing.models import ReservationStatus
 from core.api import TenantScopedApi
 from core.pagination import CursorPagination
+from core.serializers import StrictSerializer
 
 
 class ReservationListCreateApi(TenantScopedApi):
@@ -25,7 +26,7 @@ class ReservationListCreateApi(TenantScopedApi):
     permission_map = {"GET": "credits:read", "POST": "credits:write"}
     pagination_class = CursorPagination
 
-    class ReservationCreateInput(serializers.Serializer):
+    class ReservationCreateInput(StrictSerializer):
         amount = credit_field(required=False, help_text="Credits to hold; or:")
         model = serializers.CharField(required=False, help_text="...a model, priced for the maximum tokens.")
         input_tokens = serializers.IntegerField(required=False, min_value=0)
@@ -83,7 +84,7 @@ class ReservationSettleApi(TenantScopedApi):
 
     permission_map = {"POST": "credits:write"}
 
-    class ReservationSettleInput(serializers.Serializer):
+    class ReservationSettleInput(StrictSerializer):
         model = serializers.CharField(
             required=False, allow_blank=True, help_text="Default: the hold's model."
         )

@@ -24,6 +24,7 @@ from billing.errors import invalid
 from billing.services.common import fmt
 from core.api import TenantScopedApi
 from core.hygiene import DecimalField
+from core.serializers import StrictSerializer
 from core.tenancy import tenant_context
 from tenants.models import Tenant
 
@@ -142,7 +143,7 @@ class CreditSpendApi(TenantScopedApi):
 
     permission_map = {"GET": "credits:read"}
 
-    class SpendRowOutput(serializers.Serializer):
+    class SpendRowOutput(StrictSerializer):
         key = serializers.CharField(allow_null=True, help_text="The model, agent id, session id or day.")
         credits = credit_field()
         shadow_credits = credit_field(help_text="Unlimited accounts' would-be charges.")

@@ -16,6 +16,7 @@ from billing.models import Subscription, SubscriptionStatus
 from core.api import PLATFORM_STAFF, TenantScopedApi
 from core.errors import NotFound
 from core.hygiene import DecimalField
+from core.serializers import StrictSerializer
 
 
 class SubscriptionApi(TenantScopedApi):
@@ -23,7 +24,7 @@ class SubscriptionApi(TenantScopedApi):
 
     permission_map = {"GET": "credits:read", "PATCH": PLATFORM_STAFF}
 
-    class SubscriptionUpdateInput(serializers.Serializer):
+    class SubscriptionUpdateInput(StrictSerializer):
         plan = serializers.SlugField(required=False)
         status = serializers.ChoiceField(choices=SubscriptionStatus.choices, required=False)
         purchased_agent_slots = serializers.IntegerField(required=False, min_value=0, max_value=100_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,6 +13,7 @@ from billing import selectors, services
 from billing.api.common import credit_field
 from billing.api.outputs import ThresholdOutput
 from core.api import TenantScopedApi
+from core.serializers import StrictSerializer
 
 
 class ThresholdListCreateApi(TenantScopedApi):
@@ -22,7 +23,7 @@ class ThresholdListCreateApi(TenantScopedApi):
     # A bare array, not a page: an account has at most ten (billing.services.account_settings.MAX_THRESHOLDS).
     pagination_class = None
 
-    class ThresholdCreateInput(serializers.Serializer):
+    class ThresholdCreateInput(StrictSerializer):
         threshold = credit_field(min_value=0)
 
     @extend_schema(responses=ThresholdOutput(many=True), operation_id="credit_thresholds_list")

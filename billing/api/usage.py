@@ -16,9 +16,10 @@ from billing.api.outputs import CreditTransactionOutput
 from billing.errors import invalid
 from core.api import TenantScopedApi
 from core.hygiene import PartwiseJSONParser
+from core.serializers import StrictSerializer
 
 
-class UsageInput(serializers.Serializer):
+class UsageInput(StrictSerializer):
     """A usage report (for the schema; parsed by billing.services.usage_event, as batch events)."""
 
     model = serializers.CharField(
@@ -81,7 +82,7 @@ class UsageBatchApi(TenantScopedApi):
     class UsageEventInput(UsageInput):
         idempotency_key = serializers.CharField(max_length=255)
 
-    class UsageBatchInput(serializers.Serializer):
+    class UsageBatchInput(StrictSerializer):
         events = serializers.ListField(child=serializers.DictField(), max_length=services.MAX_BATCH_EVENTS)
 
     @extend_schema(

@@ -146,12 +146,23 @@ URL_CONSTANTS: dict[str, tuple[Any, str]] = {
 
 # --- Request bodies and preconditions ----------------------------------------------------------
 
-# Sent with every write, so that a refusal cannot hide behind a 400: with it, an authorised
-# caller succeeds (the harness checks that too).
+# Sent with a write that has no body of its own below (those whose serializer reads nothing),
+# so that a refusal cannot hide behind a 400: with it, an authorised caller succeeds (the
+# harness checks that too).
 DEFAULT_WRITE_BODY: dict[str, Any] = {"name": "x", "reason": "x", "permissions": [], "rank": 1}
 
-# Pattern → the body to send instead, for writes that need other fields.
+# Pattern → the body to send instead. The API refuses fields an endpoint does not take
+# (core.serializers.StrictSerializer), so a write with a serializer needs its own body here.
 WRITE_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/tenants/<uuid:tenant_id>/": {"name": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/suspend": {"reason": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/reactivate": {"reason": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/teams/": {"name": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/teams/<uuid:team_id>/": {"name": "x"},
+    "/api/v1/tenants/<uuid:tenant_id>/members/<uuid:membership_id>/": {"team_id": None},
+    "/api/v1/tenants/<uuid:tenant_id>/roles/": {"name": "x", "permissions": [], "rank": 1},
+    "/api/v1/tenants/<uuid:tenant_id>/roles/<uuid:role_id>/": {"name": "x", "permissions": [], "rank": 1},
+    "/api/v1/tenants/<uuid:tenant_id>/secrets/<uuid:secret_id>/": {"name": "x"},
     # A key needs at least one scope, which its creator (the harness's owner) holds.
     "/api/v1/tenants/<uuid:tenant_id>/api-keys/": {"name": "x", "scopes": ["teams:read"]},
     # The role defaults to member; the address is new in every (fresh) tenant.

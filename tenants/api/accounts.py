@@ -13,11 +13,12 @@ from accounts import permissions as registry
 from accounts.api.common import AuthApi, TokensOutput, password_field
 from accounts.services import auth, mfa
 from core.api import BaseApi
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 
 
 class RegisterApi(AuthApi):
-    class RegisterInput(serializers.Serializer):
+    class RegisterInput(StrictSerializer):
         email = serializers.EmailField()
         password = password_field()
         full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)

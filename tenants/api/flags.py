@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from core.api import TenantScopedApi
 from core.errors import InvalidInput
 from core.hygiene import DecimalField
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 from tenants.api.common import (
     ENVIRONMENT_FILTER_PARAM,
@@ -48,7 +49,7 @@ class FlagOutput(serializers.ModelSerializer[FeatureFlag]):
         read_only_fields = fields
 
 
-class FlagInput(serializers.Serializer):
+class FlagInput(StrictSerializer):
     key = serializers.CharField(max_length=100, validators=[FLAG_KEY_VALIDATOR])
     environment = serializers.ChoiceField(
         choices=Environment.choices, required=False, help_text="Default: this deployment's."
@@ -64,7 +65,7 @@ class FlagInput(serializers.Serializer):
     )
 
 
-class FlagUpdateInput(serializers.Serializer):
+class FlagUpdateInput(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
     rollout_percentage = DecimalField(
@@ -84,13 +85,13 @@ class PlatformFlagUpdateInput(FlagUpdateInput):
     target_tenants = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
 
 
-class FlagEvaluationOutput(serializers.Serializer):
+class FlagEvaluationOutput(StrictSerializer):
     enabled = serializers.BooleanField()
     reason = serializers.ChoiceField(choices=selectors.FLAG_REASONS)
     source = serializers.ChoiceField(choices=["tenant", "platform"])  # type: ignore[assignment]  # as above
 
 
-class FlagEvaluateOutput(serializers.Serializer):
+class FlagEvaluateOutput(StrictSerializer):
     subject = serializers.CharField()
     environment = serializers.CharField()
     flags = serializers.DictField(child=FlagEvaluationOutput())

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from core.api import BaseApi, TenantScopedApi
 from core.errors import InvalidInput
+from core.serializers import StrictSerializer
 from core.throttling import AuthRateThrottle
 from tenants import selectors, services
 from tenants.api.common import body_role, body_team
@@ -82,7 +83,7 @@ class InviteListCreateApi(TenantScopedApi):
 
     permission_map = {"GET": "invites:read", "POST": "invites:write"}
 
-    class InviteCreateInput(serializers.Serializer):
+    class InviteCreateInput(StrictSerializer):
         email = serializers.EmailField()
         role_id = serializers.UUIDField(
             required=False, help_text="A system role or one of this tenant's roles; default: member."
@@ -152,14 +153,14 @@ class InviteAcceptApi(BaseApi):
     permission_classes = [AllowAny]
     throttle_classes = [AuthRateThrottle]
 
-    class InviteAcceptInput(serializers.Serializer):
+    class InviteAcceptInput(StrictSerializer):
         token = serializers.CharField(max_length=200, trim_whitespace=True)
         password = serializers.CharField(
             required=False, allow_blank=True, write_only=True, trim_whitespace=False, max_length=4096
         )
         full_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
-    class InviteAcceptOutput(serializers.Serializer):
+    class InviteAcceptOutput(StrictSerializer):
         tenant_id = serializers.UUIDField()
         membership_id = serializers.UUIDField()
         user_id = serializers.UUIDField()

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from core.api import TenantScopedApi
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 from tenants.api.common import body_role, body_team
 from tenants.models import Membership
@@ -59,7 +60,7 @@ class MemberListApi(TenantScopedApi):
 class MemberDetailApi(TenantScopedApi):
     permission_map = {"GET": "members:read", "PATCH": "members:write", "DELETE": "members:delete"}
 
-    class MemberUpdateInput(serializers.Serializer):
+    class MemberUpdateInput(StrictSerializer):
         role_id = serializers.UUIDField(required=False)
         team_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -115,7 +116,7 @@ class RoleOutput(serializers.ModelSerializer[Role]):
         ]
 
 
-class RoleInput(serializers.Serializer):
+class RoleInput(StrictSerializer):
     name = serializers.CharField(max_length=100)
     slug = serializers.CharField(max_length=50, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)

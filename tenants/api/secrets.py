@@ -13,18 +13,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import TenantScopedApi
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 from tenants.api.common import NO_STORE, body_team
 from tenants.models import Secret, Team
 
 
-class SecretTeamOutput(serializers.Serializer):
+class SecretTeamOutput(StrictSerializer):
     id = serializers.UUIDField()
     slug = serializers.CharField()
     name = serializers.CharField()
 
 
-class SecretCreatorOutput(serializers.Serializer):
+class SecretCreatorOutput(StrictSerializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
 
@@ -53,7 +54,7 @@ class SecretOutput(serializers.ModelSerializer[Secret]):
         read_only_fields = fields
 
 
-class SecretCreateInput(serializers.Serializer):
+class SecretCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     provider = serializers.RegexField(
         r"^[a-z0-9][a-z0-9_-]{0,49}$", max_length=50, help_text="e.g. openai, slack."
@@ -70,14 +71,14 @@ class SecretCreateInput(serializers.Serializer):
     )
 
 
-class SecretUpdateInput(serializers.Serializer):
+class SecretUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     provider = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]{0,49}$", max_length=50, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     team_id = serializers.UUIDField(required=False, allow_null=True, help_text="null: the whole tenant.")
 
 
-class SecretRotateInput(serializers.Serializer):
+class SecretRotateInput(StrictSerializer):
     value = serializers.CharField(
         max_length=services.SECRET_MAX_LENGTH,
         trim_whitespace=False,
@@ -86,7 +87,7 @@ class SecretRotateInput(serializers.Serializer):
     )
 
 
-class SecretRevealOutput(serializers.Serializer):
+class SecretRevealOutput(StrictSerializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     provider = serializers.CharField()

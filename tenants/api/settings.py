@@ -17,18 +17,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import TenantScopedApi
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 from tenants.api.common import ENVIRONMENT_PARAM, NO_STORE, REASON_PARAM, environment_of
 from tenants.models import SettingVersion, Tenant
 from tenants.settings_registry import KIND_VALUES
 
 
-class SettingUserOutput(serializers.Serializer):
+class SettingUserOutput(StrictSerializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
 
 
-class SettingOutput(serializers.Serializer):
+class SettingOutput(StrictSerializer):
     key = serializers.CharField(source="definition.key")
     category = serializers.CharField(source="definition.category")
     type = serializers.ChoiceField(choices=KIND_VALUES, source="definition.kind")
@@ -101,17 +102,17 @@ class SettingVersionOutput(serializers.ModelSerializer[SettingVersion]):
         return obj.new_value
 
 
-class SettingSetInput(serializers.Serializer):
+class SettingSetInput(StrictSerializer):
     value = serializers.JSONField(help_text="Of the setting's type; decimals as strings.")
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class SettingRollbackInput(serializers.Serializer):
+class SettingRollbackInput(StrictSerializer):
     version = serializers.IntegerField(min_value=1, help_text="The version whose value to restore.")
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class SettingRevealOutput(serializers.Serializer):
+class SettingRevealOutput(StrictSerializer):
     key = serializers.CharField()
     environment = serializers.CharField()
     value = serializers.JSONField()

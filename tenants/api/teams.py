@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import TenantScopedApi
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 from tenants.models import Team
 
@@ -29,7 +30,7 @@ class TeamOutput(serializers.ModelSerializer[Team]):
         return int(count) if count is not None else selectors.team_member_count(team=team)
 
 
-class TeamInput(serializers.Serializer):
+class TeamInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.CharField(max_length=50, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from core.api import PLATFORM_STAFF, BaseApi, TenantScopedApi
 from core.errors import InvalidInput, PermissionDeniedError
+from core.serializers import StrictSerializer
 from tenants import selectors, services
 from tenants.models import PlanCode, Tenant
 
@@ -40,7 +41,7 @@ class TenantOutput(serializers.ModelSerializer[Tenant]):
 class TenantListCreateApi(BaseApi):
     """The caller's tenants (every tenant for platform staff); platform admins create tenants."""
 
-    class TenantCreateInput(serializers.Serializer):
+    class TenantCreateInput(StrictSerializer):
         name = serializers.CharField(max_length=200)
         slug = serializers.CharField(max_length=50, required=False, allow_blank=True)
         admin_email = serializers.EmailField()
@@ -77,7 +78,7 @@ class TenantListCreateApi(BaseApi):
 class TenantDetailApi(TenantScopedApi):
     permission_map = {"GET": "tenant:read", "PATCH": "tenant:write"}
 
-    class TenantUpdateInput(serializers.Serializer):
+    class TenantUpdateInput(StrictSerializer):
         name = serializers.CharField(max_length=200, required=False)
         admin_email = serializers.EmailField(required=False)
         timezone = serializers.CharField(max_length=64, required=False)
@@ -106,7 +107,7 @@ class TenantDetailApi(TenantScopedApi):
         return Response(TenantOutput(tenant).data)
 
 
-class ReasonInput(serializers.Serializer):
+class ReasonInput(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 

@@ -596,3 +596,16 @@ def test_invite_create__owner_invites_to_the_same_role__201(as_user, tenant, own
     assert response.status_code == 201, response.content
     assert response.json()["role"] == {"id": str(role.pk), "slug": "sec", "name": "Security"}
     assert _invite(email="sidekick@example.com").role_id == role.pk
+
+
+@pytest.mark.django_db
+def test_invite_create__unknown_field_role__400_unknown_field_and_no_invite(as_user, tenant, admin):
+    # A client that says "role" where the API takes "role_id" must not get a Member invite.
+    response = as_user(admin).post(_url(tenant), {"email": "someone@example.com", "role": "admin"})
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "unknown_field"
+    assert body["errors"] == {"role": ["Unknown field."]}
+    with platform_bypass(reason="test", log=False):
+        assert not Invite.objects.filter(email="someone@example.com").exists()
