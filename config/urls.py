@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from core import views as core_views
 
@@ -18,12 +18,8 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path(
-        "api/redoc/",
-        SpectacularRedocView.as_view(url_name="schema", template_name="drf_spectacular/redoc_offline.html"),
-        name="redoc",
-    ),
+    path("api/docs/", core_views.OfflineSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", core_views.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("admin/", admin.site.urls),
     path("", include("console.urls")),

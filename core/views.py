@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -10,6 +11,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 
 @never_cache
@@ -59,3 +61,38 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failing:
         return JsonResponse({"status": "unavailable", "failing": failing, "checks": results}, status=503)
     return JsonResponse({"status": "ok", "checks": results})
+
+
+# The API documentation pages, served offline: their scripts come from drf-spectacular-sidecar,
+# and this policy stops the browser from asking any other host for anything (Redoc's footer
+# loads Redocly's logo from a CDN; Swagger UI can ask an external validator).
+DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",  # the pages' inline start-up scripts
+        "style-src 'self' 'unsafe-inline'",  # Redoc and Swagger UI style inline
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "worker-src 'self' blob:",  # Redoc's search runs in a blob: worker
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class _OfflineDocs:
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]  # a mixin over APIView
+        response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
+
+
+class OfflineSwaggerView(_OfflineDocs, SpectacularSwaggerView):
+    """Swagger UI, asking nothing of any other host."""
+
+
+class OfflineRedocView(_OfflineDocs, SpectacularRedocView):
+    """Redoc, asking nothing of any other host (templates/drf_spectacular/redoc_offline.html
+    drops the stock page's Google Fonts)."""
+
+    template_name = "drf_spectacular/redoc_offline.html"
