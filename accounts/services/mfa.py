@@ -14,6 +14,7 @@ only as keyed hashes (`backup_code_digest`).
 
 from __future__ import annotations
 
+import math
 import secrets
 
 import segno
@@ -106,8 +107,9 @@ def _check_throttle(device: EncryptedTOTPDevice) -> None:
     allowed, info = device.verify_is_allowed()
     if not allowed:
         wait = (info or {}).get("locked_until")
-        retry = max(1, int((wait - timezone.now()).total_seconds())) if wait else 30
-        raise MfaThrottled(retry_after=retry)
+        retry = max(1, math.ceil((wait - timezone.now()).total_seconds())) if wait else 30
+        seconds = "1 second" if retry == 1 else f"{retry} seconds"
+        raise MfaThrottled(retry_after=retry, detail=f"Too many wrong codes; try again in {seconds}.")
 
 
 def mfa_verify(*, user: User, code: str) -> str:
@@ -118,7 +120,8 @@ def mfa_verify(*, user: User, code: str) -> str:
         if device is None:
             raise Conflict("Two-factor authentication is not enabled.", code="mfa_not_enabled")
         _check_throttle(device)
-        if code.isdigit() and len(code) == device.digits and device.verify_token(code):
+        looks_like_totp = code.isdigit() and len(code) == device.digits
+        if looks_like_totp and device.verify_token(code):
             kind = "totp"
         else:
             static = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
@@ -126,7 +129,10 @@ def mfa_verify(*, user: User, code: str) -> str:
                 kind = "backup"
                 device.throttle_reset()
             else:
-                device.throttle_increment()
+                # A wrong TOTP code was counted by verify_token itself: one wrong code is one
+                # failure (counted twice, one typo locked the next, right, code out).
+                if not looks_like_totp:
+                    device.throttle_increment()
                 kind = ""
     if not kind:
         with transaction.atomic():

@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+from freezegun import freeze_time
 from rest_framework.test import APIClient
 
+from accounts.services.mfa import confirmed_totp_device
 from accounts.tests.conftest import bearer, login, totp_code
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from audit.models import AuditLogEntry
@@ -255,6 +259,34 @@ def test_mfa__wrong_codes__throttled_with_retry_after(api_client, enrolled_user)
     assert throttled, [r.status_code for r in statuses]
     assert throttled[0].json()["code"] == "mfa_throttled"
     assert int(throttled[0]["Retry-After"]) >= 1
+    assert f"try again in {throttled[0]['Retry-After']} second" in throttled[0].json()["detail"]
+
+
+@pytest.mark.django_db
+def test_mfa__one_wrong_code__counted_once_and_the_right_code_accepted_after_the_wait(
+    api_client, enrolled_user
+):
+    challenge = login(api_client, enrolled_user.email).json()["challenge_token"]
+
+    wrong = api_client.post(
+        "/api/v1/auth/login/mfa", {"challenge_token": challenge, "code": "000000"}, format="json"
+    )
+
+    assert wrong.status_code == 400
+    assert wrong.json()["code"] == "invalid_code"
+    device = confirmed_totp_device(enrolled_user)
+    assert device is not None
+    assert device.throttling_failure_count == 1  # one typo is one failure, not two
+    # django-otp's wait after one failure is one second (it doubles with each further one); a
+    # later 30-second window, so that the code is not the one the enrolment used.
+    with freeze_time(timezone.now() + timedelta(seconds=35)):
+        right = api_client.post(
+            "/api/v1/auth/login/mfa",
+            {"challenge_token": challenge, "code": totp_code(enrolled_user)},
+            format="json",
+        )
+    assert right.status_code == 200, right.content
+    assert "access" in right.json()
 
 
 @pytest.mark.django_db
