@@ -11,7 +11,8 @@ own (concurrency 2, on a queue of its own, so a running `make run` is not distur
    by a request waits before it runs;
 2. throughput: queues 1,000 empty tasks at once and times until the last has run (tasks/s),
    and how fast they were queued (enqueues/s, what a web process pays per task);
-3. idle cost: the worker's and the database's CPU over 10 s with nothing queued.
+3. idle cost: the worker's CPU over 10 s with nothing queued, and that of the database server
+   processes serving the broker's connections (their polling).
 
 Nothing is kept: the queue is purged and the probe files removed at the end.
 """
@@ -66,14 +67,26 @@ def _wait_for(path: Path, count: int, timeout: float) -> float:
     raise SystemExit(f"only {len(_lines(path))} of {count} tasks ran within {timeout:.0f} s")
 
 
-def _postmaster() -> psutil.Process | None:
+def _broker_backends() -> list[psutil.Process]:
+    """The database server processes serving the broker's connections (application_name
+    quartermaster-broker, this database): the queue's own cost, not the other databases' on a
+    shared server. Empty when the broker is not the PostgreSQL queue, or the server is remote."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        postmaster = psutil.Process(cursor.fetchone()[0]).parent()
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = 'quartermaster-broker' AND datname = current_database()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
     connection.close()
-    return postmaster
+    backends = []
+    for pid in pids:
+        try:
+            backends.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    return backends
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -85,6 +98,14 @@ def _cpu(process: psutil.Process) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def _own_cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
 
 
 def measure(polling: float, workdir: Path) -> dict[str, float]:
@@ -112,11 +133,11 @@ def measure(polling: float, workdir: Path) -> dict[str, float]:
         queued = time.monotonic()
         done = _wait_for(burst_file, 1000, 300)
 
-        postmaster = _postmaster()
+        backends = _broker_backends()
         worker_proc = psutil.Process(worker.pid)
-        cpu_before = (_cpu(worker_proc), _cpu(postmaster) if postmaster else 0.0)
+        cpu_before = (_cpu(worker_proc), sum(_own_cpu(b) for b in backends))
         time.sleep(10)
-        cpu_after = (_cpu(worker_proc), _cpu(postmaster) if postmaster else 0.0)
+        cpu_after = (_cpu(worker_proc), sum(_own_cpu(b) for b in backends))
     finally:
         worker.terminate()
         worker.wait(30)
