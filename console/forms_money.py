@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 
+from accounts.models import PlatformRole
 from billing.models import TransactionKind
 from billing.services.postings import STAFF_KINDS
 from tenants.models import TenantStatus
@@ -128,6 +129,9 @@ class TenantFilterForm(forms.Form):
 
 class UserFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=254)
+    role = forms.ChoiceField(
+        label="Platform role", required=False, choices=[("", "Anyone"), *PlatformRole.choices]
+    )
     locked = forms.BooleanField(label="Locked out only", required=False)
 
 

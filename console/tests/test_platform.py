@@ -250,6 +250,12 @@ def test_users__list__role_two_factor_and_lockout(staff: Client, owner: Any, pla
     locked = _table(staff.get("/platform/users/?locked=on").content.decode(), "users")
     assert owner.email in locked
     assert platform_operator.email not in locked
+    operators = _table(staff.get("/platform/users/?role=platform_operator").content.decode(), "users")
+    assert platform_operator.email in operators
+    assert owner.email not in operators
+    bad = staff.get("/platform/users/?role=emperor")
+    assert bad.status_code == 400
+    assert "Select a valid choice." in bad.content.decode()
 
 
 def test_user_unlock__with_a_reason__lockout_lifted_and_audited(staff: Client, owner: Any) -> None:

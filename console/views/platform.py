@@ -225,7 +225,9 @@ def users(request: HttpRequest) -> HttpResponse:
     query = urlencode({k: ("on" if v is True else v) for k, v in data.items() if v})
     with transaction.atomic():
         rows = account_selectors.platform_user_list(
-            query=data.get("q", "").strip(), locked_only=bool(data.get("locked"))
+            query=data.get("q", "").strip(),
+            platform_role=data.get("role", ""),
+            locked_only=bool(data.get("locked")),
         )
         page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
         listed = list(page.object_list)
