@@ -187,10 +187,10 @@ def render_page(
         user = cast(User, request.user)
         context["switcher"], context["switcher_more"] = switcher_tenants(user, in_tenant=access is not None)
         current = context.get("nav_current") or nav.current_name(request)
-        context["platform_nav"] = nav.platform_links(user, current)
+        context["platform_nav"] = nav.platform_links(user, current, path=request.path)
         context["account_nav"] = nav.account_links(current)
         if access is not None:
-            context["section_nav"] = nav.tenant_links(access, current)
+            context["section_nav"] = nav.tenant_links(access, current, path=request.path)
             context["section_nav_label"] = f"Sections of {access.tenant.name}"
         elif current.startswith("console:platform"):
             context["section_nav"] = context["platform_nav"]

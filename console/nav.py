@@ -70,28 +70,35 @@ def current_name(request: Any) -> str:
     return match.view_name if match is not None else ""
 
 
-def _links(sections: Iterable[Section], current: str, kwargs: dict[str, Any] | None = None) -> list[Link]:
-    links = []
+def _links(
+    sections: Iterable[Section], current: str, kwargs: dict[str, Any] | None = None, *, path: str = ""
+) -> list[Link]:
+    """The sections' links; the current one is the page's own section, or else, for a page
+    under a section (one setting, one team, a new key), the section whose URL is the longest
+    start of the page's path."""
+    found: list[tuple[Section, str]] = []
     for section in sections:
         try:
-            url = reverse(section.url_name, kwargs=kwargs)
+            found.append((section, reverse(section.url_name, kwargs=kwargs)))
         except NoReverseMatch:
             continue  # that page is not built yet
-        links.append(Link(section.label, url, section.url_name == current))
-    return links
+    current_url = next((url for section, url in found if section.url_name == current), "")
+    if not current_url and path:
+        current_url = max((url for _, url in found if path.startswith(url)), key=len, default="")
+    return [Link(section.label, url, url == current_url) for section, url in found]
 
 
-def tenant_links(access: TenantAccess, current: str) -> list[Link]:
+def tenant_links(access: TenantAccess, current: str, *, path: str = "") -> list[Link]:
     """The tenant's sections this caller may open there."""
     allowed = [section for section in TENANT_SECTIONS if access.allows(section.permission)]
-    return _links(allowed, current, {"tenant_id": access.tenant.pk})
+    return _links(allowed, current, {"tenant_id": access.tenant.pk}, path=path)
 
 
-def platform_links(user: Any, current: str) -> list[Link]:
+def platform_links(user: Any, current: str, *, path: str = "") -> list[Link]:
     """The platform's sections, for platform staff only."""
     if not getattr(user, "is_platform_staff", False):
         return []
-    return _links(PLATFORM_SECTIONS, current)
+    return _links(PLATFORM_SECTIONS, current, path=path)
 
 
 def account_links(current: str) -> list[Link]:
