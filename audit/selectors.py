@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audit.models import AuditLogEntry
 from core.tenancy import tenant_pk
@@ -40,3 +41,16 @@ def audit_log_filtered(
     if end is not None:
         qs = qs.filter(created_at__lt=end)
     return qs
+
+
+def audit_log_for_target(
+    *, target_type: str, target_id: Any, tenant: TenantRef | None = None, action_prefix: str = ""
+) -> QuerySet[AuditLogEntry]:
+    """Every entry about one object (its `target_type`, e.g. `tenants.tenant`, and id), newest
+    first; with `tenant`, also that tenant's entries whose action starts with `action_prefix`
+    (all of them when it is empty). Platform-wide: run under the platform bypass (the admin
+    does)."""
+    about = Q(target_type=target_type, target_id=str(target_id))
+    if tenant is not None:
+        about |= Q(tenant_id=tenant_pk(tenant), action__startswith=action_prefix)
+    return AuditLogEntry.objects.filter(about).order_by("-created_at", "-id")
