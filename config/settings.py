@@ -97,8 +97,11 @@ MIDDLEWARE = [
     "core.hygiene.InputHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # From here to BrowserOnlyEndMiddleware: the console's and the admin's; the JSON API under
+    # /api/v1/ skips them (core/middleware.py says why and how).
+    "core.middleware.BrowserOnlyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "core.admin_bypass.AdminPlatformBypassMiddleware",
@@ -107,6 +110,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "core.middleware.BrowserOnlyEndMiddleware",
     "core.middleware.ApiErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]

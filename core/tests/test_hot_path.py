@@ -274,3 +274,40 @@ def test_charge_with_api_key__four_round_trips_begin_to_commit(persistent: list[
     assert trace.round_trips == 4, trace.lines
     assert persistent == []
     assert response.json()["balance_after"] == "98.000000"
+
+
+# --- The browser-only middleware block -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_browser_only_block__json_api__skipped(client):
+    response = client.get("/api/v1/auth/me")
+
+    request = response.wsgi_request
+    assert response.status_code == 401
+    assert response["Content-Type"].startswith("application/json")  # JSON errors still apply
+    assert response.has_header("X-Request-ID")  # and the request id, above the block
+    assert not hasattr(request, "session")
+    assert not hasattr(request, "htmx")
+    assert not response.has_header("X-Frame-Options")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/admin/login/", "/api/docs/"])
+def test_browser_only_block__admin_and_docs_pages__run_it(client, path):
+    response = client.get(path)
+
+    request = response.wsgi_request
+    assert response.status_code == 200
+    assert hasattr(request, "session")
+    assert hasattr(request, "htmx")
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_browser_only_block__start_without_end__improperly_configured():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.middleware import BrowserOnlyMiddleware
+
+    with pytest.raises(ImproperlyConfigured):
+        BrowserOnlyMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
