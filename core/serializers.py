@@ -18,7 +18,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 UNKNOWN_FIELD = "unknown_field"
 
 
-class StrictSerializer(serializers.Serializer):  # type: ignore[type-arg]  # generic over the instance only in the stubs
+class StrictSerializer(serializers.Serializer):
     """A serializer that answers 400 (`unknown_field`) for a body field it does not accept:
     one it does not declare, or a read-only one."""
 
