@@ -65,10 +65,21 @@ REGISTRY: tuple[Permission, ...] = (
     Permission("agents:write", "Create, configure, run, pause and resume agents."),
     Permission("agents:delete", "Delete agents."),
     Permission("agents:admin", "See and run every agent of the tenant, whatever its team."),
+    Permission("sessions:read", "See agent sessions, their trees and costs."),
+    Permission(
+        "sessions:write",
+        "Start, spawn, complete, fail and cancel sessions, and report their usage (runtimes).",
+    ),
     Permission("tasks:read", "See the task queue."),
     Permission("tasks:write", "Enqueue, claim, heartbeat and complete tasks (agent runtimes)."),
     Permission("skills:read", "See the skill marketplace and installations."),
     Permission("skills:write", "Install and configure skills on agents."),
+    # insights (issue 14): interventions and recommendations act on the tenant; segments name people.
+    Permission("analytics:read", "See the tenant's daily analytics."),
+    Permission(
+        "interventions:admin",
+        "See segments; run and reverse interventions; see, accept and dismiss recommendations.",
+    ),
 )
 
 ALL: frozenset[str] = frozenset(p.key for p in REGISTRY)
@@ -95,6 +106,7 @@ SYSTEM_ROLES: dict[str, dict] = {
             {
                 *_having("read", exclude=("audit:read",)),
                 "agents:write",
+                "sessions:write",
                 "tasks:write",
                 "skills:write",
                 "credits:write",
@@ -108,9 +120,9 @@ SYSTEM_ROLES: dict[str, dict] = {
     },
 }
 
-# What platform operators may do in any tenant: read everything; the interventions they run
-# have their own endpoints.
-PLATFORM_OPERATOR_PERMISSIONS: frozenset[str] = frozenset(_having("read"))
+# What platform operators may do in any tenant: read everything, and run interventions (insights'
+# endpoints, which decide per type what an operator may do).
+PLATFORM_OPERATOR_PERMISSIONS: frozenset[str] = frozenset([*_having("read"), "interventions:admin"])
 
 
 def unknown(permissions: list[str] | set[str] | tuple[str, ...]) -> list[str]:

@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django_scopes import ScopeError
 
 from accounts.tests.factories import ApiKeyFactory
+from agents.tests import factories as agents_factories
 from audit.models import AuditLogEntry
 from audit.services import audit_record
 from billing.tests import factories as billing_factories
@@ -52,6 +53,11 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "billing_reservation": billing_factories.make_reservation,
     "billing_idempotencyrecord": billing_factories.make_idempotency_record,
     "billing_lowbalancethreshold": billing_factories.make_threshold,
+    "agents_agent": agents_factories.make_agent,
+    "agents_agentchannel": agents_factories.make_channel,
+    "agents_skillinstallation": agents_factories.make_installation,
+    "agents_agentsession": agents_factories.make_session,
+    "agents_agenttask": agents_factories.make_task,
 }
 
 

@@ -1,0 +1,234 @@
+"""The task queue agent runtimes pull from.
+
+Claiming is one statement: the next pending tasks of the tenant (platform-admin work first, then
+by priority, then oldest) locked with FOR UPDATE SKIP LOCKED, so concurrent workers each take
+different rows and none waits for another, and marked running with a lease. Heartbeats extend the
+lease; a lease that runs out puts the task back to pending (`tasks_expire_leases`, periodic).
+Complete and fail are idempotent for the worker that holds the task; a failure retries after an
+exponential backoff until max_attempts, then the task is failed for good.
+
+Runtime traffic (enqueue, claim, heartbeat, complete, fail) is recorded by the task's row; a
+cancel, an operator's act, is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from agents.models import Agent, AgentSession, AgentTask, Recipe, TaskStatus
+from audit.services import audit_record
+from core.errors import Conflict
+
+DEFAULT_LEASE_SECONDS = 300
+MAX_LEASE_SECONDS = 3600
+MAX_CLAIM = 100
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_MAX_SECONDS = 3600
+
+
+def backoff_seconds(attempts: int) -> int:
+    """The wait before retry number `attempts` (1, 2, ...): 2, 4, 8, ... seconds, at most an hour."""
+    return int(min(BACKOFF_BASE_SECONDS ** max(attempts, 1), BACKOFF_MAX_SECONDS))
+
+
+@transaction.atomic
+def task_enqueue(
+    *,
+    tenant: Any,
+    actor: User | None,
+    payload: dict[str, Any] | None = None,
+    agent: Agent | None = None,
+    recipe: Recipe | None = None,
+    session: AgentSession | None = None,
+    priority: int = 0,
+    max_attempts: int = 3,
+    run_after: datetime | None = None,
+) -> AgentTask:
+    """Queue a task; a platform admin's goes ahead of everyone's (platform_priority)."""
+    return AgentTask.objects.create(
+        tenant=tenant,
+        agent=agent or (session.agent if session is not None else None),
+        recipe=recipe,
+        session=session,
+        payload=payload or {},
+        priority=priority,
+        max_attempts=max_attempts,
+        run_after=run_after or timezone.now(),
+        platform_priority=bool(getattr(actor, "is_platform_admin", False)),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+_CLAIM_SQL = """
+UPDATE agents_agenttask t
+SET status = 'running', claimed_by = %(worker)s, attempts = t.attempts + 1,
+    lease_expires_at = %(lease)s, started_at = %(now)s, updated_at = %(now)s
+WHERE t.id IN (
+    SELECT id FROM agents_agenttask
+    WHERE tenant_id = %(tenant)s AND status = 'pending' AND run_after <= %(now)s {agent}
+    ORDER BY platform_priority DESC, priority DESC, created_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING t.id
+"""
+
+
+@transaction.atomic
+def task_claim(
+    *,
+    tenant: Any,
+    worker_id: str,
+    limit: int = 1,
+    agent: Agent | None = None,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+) -> list[AgentTask]:
+    """Hand up to `limit` pending tasks to `worker_id`, each to exactly one worker, highest
+    priority first, leased for `lease_seconds`."""
+    now = timezone.now()
+    params = {
+        "worker": worker_id,
+        "lease": now + timedelta(seconds=lease_seconds),
+        "now": now,
+        "tenant": tenant.pk,
+        "limit": limit,
+        "agent": agent.pk if agent is not None else None,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL.format(agent="AND agent_id = %(agent)s" if agent is not None else ""), params
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    tasks = list(AgentTask.objects.filter(tenant=tenant.pk, pk__in=ids))
+    tasks.sort(key=lambda t: (not t.platform_priority, -t.priority, t.created_at, t.pk))
+    return tasks
+
+
+def _held(task: AgentTask, worker_id: str) -> AgentTask:
+    """The task, locked, if `worker_id` holds it (running, its claim); else 409 lease_lost."""
+    task = AgentTask.objects.select_for_update().get(pk=task.pk)
+    if task.status != TaskStatus.RUNNING or task.claimed_by != worker_id:
+        raise Conflict(
+            "This worker does not hold the task (its lease ran out or it was cancelled).", code="lease_lost"
+        )
+    return task
+
+
+@transaction.atomic
+def task_heartbeat(
+    *, task: AgentTask, worker_id: str, lease_seconds: int = DEFAULT_LEASE_SECONDS
+) -> AgentTask:
+    """Extend the lease of a task the worker holds."""
+    task = _held(task, worker_id)
+    task.lease_expires_at = timezone.now() + timedelta(seconds=lease_seconds)
+    task.save(update_fields=["lease_expires_at", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_complete(*, task: AgentTask, worker_id: str, result: Any = None) -> AgentTask:
+    """Complete a task the worker holds; completing it again (a retried request) answers the same."""
+    current = AgentTask.objects.select_for_update().get(pk=task.pk)
+    if current.status == TaskStatus.COMPLETED and current.claimed_by == worker_id:
+        return current
+    task = _held(current, worker_id)
+    now = timezone.now()
+    task.status, task.result, task.finished_at, task.lease_expires_at = (
+        TaskStatus.COMPLETED,
+        result,
+        now,
+        None,
+    )
+    task.save(update_fields=["status", "result", "finished_at", "lease_expires_at", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_fail(*, task: AgentTask, worker_id: str, error: str, retry: bool = True) -> AgentTask:
+    """Record a worker's failure: back to pending after a backoff while attempts remain (and
+    `retry`), else failed. Idempotent: the same worker's repeated report changes nothing."""
+    current = AgentTask.objects.select_for_update().get(pk=task.pk)
+    if current.claimed_by == worker_id and current.status in (TaskStatus.FAILED, TaskStatus.PENDING):
+        return current  # already reported by this worker (a pending task keeps its last claimer)
+    task = _held(current, worker_id)
+    now = timezone.now()
+    task.error, task.lease_expires_at = error, None
+    if retry and task.attempts < task.max_attempts:
+        task.status, task.run_after = (
+            TaskStatus.PENDING,
+            now + timedelta(seconds=backoff_seconds(task.attempts)),
+        )
+    else:
+        task.status, task.finished_at = TaskStatus.FAILED, now
+    task.save(update_fields=["status", "error", "lease_expires_at", "run_after", "finished_at", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_cancel(*, task: AgentTask, actor: User | None, reason: str = "") -> AgentTask:
+    """Cancel a pending or running task (its worker's next heartbeat gets 409 lease_lost)."""
+    task = AgentTask.objects.select_for_update().get(pk=task.pk)
+    if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
+        raise Conflict(f"The task is already {task.status}.", code="task_closed")
+    before = task.status
+    task.status, task.finished_at, task.lease_expires_at = TaskStatus.CANCELLED, timezone.now(), None
+    task.save(update_fields=["status", "finished_at", "lease_expires_at", "updated_at"])
+    audit_record(
+        action="task.cancelled",
+        tenant=task.tenant_id,
+        target=task,
+        details={"changes": {"status": {"old": before, "new": task.status}}, "reason": reason},
+        actor=actor,
+    )
+    return task
+
+
+@transaction.atomic
+def task_retry(*, task: AgentTask, actor: User | None) -> AgentTask:
+    """Put a failed or cancelled task back in the queue with a fresh set of attempts."""
+    task = AgentTask.objects.select_for_update().get(pk=task.pk)
+    if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+        raise Conflict(
+            f"Only failed or cancelled tasks are retried; this one is {task.status}.", code="task_open"
+        )
+    before = task.status
+    task.status, task.attempts, task.run_after, task.finished_at = TaskStatus.PENDING, 0, timezone.now(), None
+    task.claimed_by, task.error = "", ""
+    task.save(
+        update_fields=["status", "attempts", "run_after", "finished_at", "claimed_by", "error", "updated_at"]
+    )
+    audit_record(
+        action="task.retried",
+        tenant=task.tenant_id,
+        target=task,
+        details={"changes": {"status": {"old": before, "new": task.status}}},
+        actor=actor,
+    )
+    return task
+
+
+# Every tenant's expired leases in one statement: back to pending while attempts remain, else
+# failed. The caller runs it under the platform bypass (it is platform-wide housekeeping).
+_EXPIRE_SQL = """
+UPDATE agents_agenttask
+SET status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+    finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE %(now)s END,
+    run_after = %(now)s, lease_expires_at = NULL, updated_at = %(now)s,
+    error = 'The lease expired: the worker stopped sending heartbeats.'
+WHERE status = 'running' AND lease_expires_at < %(now)s
+"""
+
+
+@transaction.atomic
+def tasks_expire_leases(*, now: datetime | None = None) -> int:
+    """Return every running task whose lease ran out to pending (or fail it, attempts spent)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPIRE_SQL, {"now": now or timezone.now()})
+        return cursor.rowcount

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import UserFactory
+from billing.tests.factories import create_test_price, fund, make_subscription
+from billing.tests.test_concurrency import reseed
+from tenants.tests.factories import TeamFactory, TenantFactory, member
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(settings: Any) -> None:
+    """Rate limits and cached settings in a cache of this test's own."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"agents-tests-{uuid.uuid4().hex}",
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
+def _reseed_for_transactional_tests(request: Any) -> None:
+    """A transactional test starts after another one's flush: put the seeded rows back first."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        reseed()
+
+
+@pytest.fixture
+def price(db: Any) -> Any:
+    return create_test_price()
+
+
+@pytest.fixture
+def tenant(db: Any) -> Any:
+    return TenantFactory.create()
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Any:
+    return TenantFactory.create()
+
+
+@pytest.fixture
+def funded(tenant: Any, price: Any) -> Any:
+    """The tenant with a subscription and 1,000 credits, and the test model priced."""
+    make_subscription(tenant)
+    fund(tenant, 1000)
+    return tenant
+
+
+@pytest.fixture
+def team(tenant: Any) -> Any:
+    return TeamFactory.create(tenant=tenant)
+
+
+@pytest.fixture
+def owner(tenant: Any) -> Any:
+    return member(tenant, "owner")
+
+
+@pytest.fixture
+def admin(tenant: Any) -> Any:
+    return member(tenant, "admin")
+
+
+@pytest.fixture
+def viewer(tenant: Any) -> Any:
+    return member(tenant, "viewer")
+
+
+@pytest.fixture
+def teammate(tenant: Any, team: Any) -> Any:
+    """A plain member of `team`."""
+    return member(tenant, "member", team=team)
+
+
+@pytest.fixture
+def platform_admin(db: Any) -> Any:
+    return UserFactory.create(platform_admin=True)
+
+
+@pytest.fixture
+def platform_operator(db: Any) -> Any:
+    return UserFactory.create(platform_operator=True)
+
+
+@pytest.fixture
+def as_user():
+    def make(user: Any) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make

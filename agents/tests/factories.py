@@ -1,0 +1,155 @@
+"""Factories for the agents app's rows. Tenant-scoped ones write under the platform bypass, like
+fixtures would; tests then act through tenant_context or the API, where isolation applies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import factory
+
+from agents.models import (
+    Agent,
+    AgentChannel,
+    AgentSession,
+    AgentTask,
+    AgentTemplate,
+    Cookbook,
+    Recipe,
+    Skill,
+    SkillInstallation,
+    SkillStatus,
+)
+from tenants.tests.factories import BypassFactory, TenantFactory
+
+RECIPE_YAML = """\
+name: weekly-report
+steps:
+  - id: gather
+    action: tool
+    tool: web.search
+  - id: write
+    action: prompt
+    prompt: Write the report.
+    needs: [gather]
+"""
+
+
+class TemplateFactory(factory.django.DjangoModelFactory[AgentTemplate]):
+    class Meta:
+        model = AgentTemplate
+
+    name = factory.Sequence(lambda n: f"Template {n}")
+    slug = factory.Sequence(lambda n: f"template-{n}")
+    role = "engineering"
+    default_model_tier = "opus"
+    default_thinking_mode = "high"
+    default_tool_policy = factory.LazyFunction(lambda: {"allow": ["web.search"], "deny": []})
+    is_published = True
+
+
+class CookbookFactory(factory.django.DjangoModelFactory[Cookbook]):
+    class Meta:
+        model = Cookbook
+
+    template = factory.SubFactory(TemplateFactory)
+    name = factory.Sequence(lambda n: f"Cookbook {n}")
+
+
+class RecipeFactory(factory.django.DjangoModelFactory[Recipe]):
+    class Meta:
+        model = Recipe
+
+    cookbook = factory.SubFactory(CookbookFactory)
+    name = factory.Sequence(lambda n: f"recipe-{n}")
+    source = RECIPE_YAML
+    definition = factory.LazyFunction(
+        lambda: {"steps": [{"id": "gather", "action": "tool", "tool": "web.search"}]}
+    )
+
+
+class SkillFactory(factory.django.DjangoModelFactory[Skill]):
+    class Meta:
+        model = Skill
+
+    name = factory.Sequence(lambda n: f"Skill {n}")
+    slug = factory.Sequence(lambda n: f"skill-{n}")
+    category = "productivity"
+    version = "1.2.0"
+    status = SkillStatus.PUBLISHED
+
+
+class AgentFactory(BypassFactory, factory.django.DjangoModelFactory[Agent]):
+    class Meta:
+        model = Agent
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Agent {n}")
+    role = "engineering"
+    status = "idle"
+
+
+class ChannelFactory(BypassFactory, factory.django.DjangoModelFactory[AgentChannel]):
+    class Meta:
+        model = AgentChannel
+
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.LazyAttribute(lambda o: o.agent.tenant)
+    type = "web"
+
+
+class InstallationFactory(BypassFactory, factory.django.DjangoModelFactory[SkillInstallation]):
+    class Meta:
+        model = SkillInstallation
+
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.LazyAttribute(lambda o: o.agent.tenant)
+    skill = factory.SubFactory(SkillFactory)
+    version = "1.2.0"
+
+
+class SessionFactory(BypassFactory, factory.django.DjangoModelFactory[AgentSession]):
+    """A root session (pass parent= for a child: root and depth follow)."""
+
+    class Meta:
+        model = AgentSession
+
+    id = factory.LazyFunction(uuid.uuid4)
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.LazyAttribute(lambda o: o.agent.tenant)
+    parent = None
+    root_id = factory.LazyAttribute(lambda o: o.parent.root_id if o.parent else o.id)
+    depth = factory.LazyAttribute(lambda o: o.parent.depth + 1 if o.parent else 0)
+    status = "running"
+
+
+class TaskFactory(BypassFactory, factory.django.DjangoModelFactory[AgentTask]):
+    class Meta:
+        model = AgentTask
+
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.LazyAttribute(lambda o: o.agent.tenant)
+    payload = factory.LazyFunction(lambda: {"do": "work"})
+
+
+# --- One row of each table, for core/tests (RLS, the isolation harness) ---------------------------
+
+
+def make_agent(tenant: Any) -> uuid.UUID:
+    return AgentFactory.create(tenant=tenant).pk
+
+
+def make_channel(tenant: Any) -> uuid.UUID:
+    return ChannelFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_installation(tenant: Any) -> uuid.UUID:
+    return InstallationFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_session(tenant: Any) -> uuid.UUID:
+    return SessionFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_task(tenant: Any) -> uuid.UUID:
+    return TaskFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
