@@ -286,7 +286,12 @@ def banner(*, base_url: str, logs: Path, logins: str, dev: bool) -> str:
         f"  console   {base_url}/",
         f"  admin     {base_url}/admin/",
         f"  API docs  {base_url}/api/docs/  (Redoc: {base_url}/api/redoc/)",
-        f"  logs      {_relative(logs)}/  (web.log, access.log, worker.log, beat.log)",
+        f"  logs      {_relative(logs)}/  "
+        + (
+            "(worker.log, beat.log; the web server's here)"
+            if dev
+            else "(web.log, access.log, worker.log, beat.log)"
+        ),
     ]
     if logins:
         lines += ["", "Demo logins:", *("  " + line for line in logins.strip().splitlines())]

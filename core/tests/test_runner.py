@@ -165,6 +165,14 @@ def test_banner__logins__urls_first_then_the_logins_then_how_to_stop(tmp_path):
     assert lines[-1].startswith("Ctrl-C stops")
 
 
+def test_banner__dev__no_web_log_promised(tmp_path):
+    text = runner.banner(base_url="http://127.0.0.1:8000", logs=tmp_path, logins="", dev=True)
+
+    assert "auto-reload" in text
+    assert "web.log" not in text
+    assert "Demo logins:" not in text
+
+
 # --- Stopping -----------------------------------------------------------------------------------
 
 # A child that starts a grandchild in its process group and writes the grandchild's pid; with
