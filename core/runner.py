@@ -7,7 +7,8 @@ runs. This process imports no Django: it starts
 
 1. the preparation, one Django process (`python -m core.runner --prepare`): migrate (summarised in
    one line), the platform admin (`bootstrap_admin --demo`) and, on the first run, the demo data
-   (`seed_demo --quiet`, when that command exists);
+   (`seed_demo --quiet`, when that command exists). Skipped when `.data/prepared` shows that
+   nothing it depends on has changed since it last succeeded (PreparedMarker);
 2. the web server: gunicorn with gthread workers and a listen backlog of 2048, as production runs
    (`--dev`: Django's auto-reloading development server instead, its log on the terminal);
 3. once the web server answers: the Celery worker and beat (django-celery-beat's DatabaseScheduler),
@@ -26,6 +27,7 @@ import argparse
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
 import io
 import os
 import signal
@@ -41,6 +43,8 @@ from itertools import takewhile
 from pathlib import Path
 from types import FrameType
 from typing import IO
+
+import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -329,6 +333,68 @@ def demo_logins(data: Path) -> str:
     return admin.read_text() if admin.exists() else ""
 
 
+# --- Warm starts: the preparation skipped when nothing changed -----------------------------------
+
+
+def database_state(database_url: str) -> str | None:
+    """The database's identity and migration record (its oid, the count and last id of
+    django_migrations), read with psycopg alone; None if it cannot be read (no such table yet,
+    a URL libpq does not take): then the preparation runs."""
+    try:
+        with psycopg.connect(
+            database_url, connect_timeout=5, application_name="quartermaster-runner"
+        ) as conn:
+            row = conn.execute(
+                "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()),"
+                " count(*), max(id) FROM django_migrations"
+            ).fetchone()
+    except (psycopg.Error, ValueError):
+        return None
+    return ":".join(str(value) for value in row) if row else None
+
+
+@dataclass
+class PreparedMarker:
+    """What the last successful preparation saw, so that a warm start needs no Django process of
+    its own (about 2 s of CPU) to learn that there is nothing to migrate or seed.
+
+    The fingerprint covers the database (its URL, identity and migration record), every migration
+    file's name in this repository, the pinned requirements (third-party apps' migrations) and
+    the settings (the installed apps). Any change, or a database that cannot be read, runs the
+    preparation; `make clean-data`, or deleting `.data/prepared`, forces it."""
+
+    path: Path
+    database_url: str
+    base_dir: Path = BASE_DIR
+
+    def fingerprint(self) -> str | None:
+        state = database_state(self.database_url) if self.database_url else None
+        if state is None:
+            return None
+        digest = hashlib.sha256()
+        for part in (self.database_url, state):
+            digest.update(part.encode() + b"\0")
+        for path in sorted(self.base_dir.glob("*/migrations/*.py")):
+            digest.update(str(path.relative_to(self.base_dir)).encode() + b"\0")
+        for name in ("requirements.txt", "config/settings.py"):
+            path = self.base_dir / name
+            digest.update(path.read_bytes() if path.exists() else b"")
+        return digest.hexdigest()
+
+    def current(self) -> bool:
+        if not self.path.exists():
+            return False
+        recorded = self.path.read_text().strip()
+        return bool(recorded) and recorded == self.fingerprint()
+
+    def record(self) -> None:
+        fingerprint = self.fingerprint()
+        if fingerprint is None:
+            self.path.unlink(missing_ok=True)
+        else:
+            self.path.write_text(fingerprint + "\n")
+
+
 # --- The preparation (a Django process of its own) ---------------------------------------------
 
 
@@ -429,22 +495,29 @@ def run(args: argparse.Namespace) -> int:
         # overlap (two cores), and nothing is announced before the preparation is done. The
         # development server would complain on the terminal about migrations not applied yet.
         manager.start(web)
-    prep = manager.start(Child("preparation", [sys.executable, "-m", "core.runner", "--prepare"]))
-    while prep.running and not stop() and (args.dev or web.running):
-        time.sleep(0.05)
-    if stop():
-        manager.stop()
-        return 130
-    if prep.running:  # the web server ended first
-        manager.stop()
-        say(f"quartermaster: the web server did not start. The end of {_relative(logs / 'web.log')}:")
-        say(web.tail())
-        return 1
-    manager.children.remove(prep)
-    if prep.process is None or prep.process.returncode != 0:
-        manager.stop()
-        say("quartermaster: the preparation failed (above); nothing is served.")
-        return 1
+    marker = PreparedMarker(data / "prepared", env.get("DATABASE_URL", ""))
+    if marker.current():
+        say("database   up to date")
+        say("demo data  in place")
+    else:
+        prep = manager.start(Child("preparation", [sys.executable, "-m", "core.runner", "--prepare"]))
+        while prep.running and not stop() and (args.dev or web.running):
+            time.sleep(0.05)
+        if stop():
+            manager.stop()
+            return 130
+        if prep.running:  # the web server ended first
+            manager.stop()
+            say(f"quartermaster: the web server did not start. The end of {_relative(logs / 'web.log')}:")
+            say(web.tail())
+            return 1
+        manager.children.remove(prep)
+        if prep.process is None or prep.process.returncode != 0:
+            manager.stop()
+            marker.path.unlink(missing_ok=True)
+            say("quartermaster: the preparation failed (above); nothing is served.")
+            return 1
+        marker.record()
     if args.dev:
         manager.start(web)
     if not wait_until_serving(f"{base_url}/healthz", alive=lambda: web.running and not stop()):

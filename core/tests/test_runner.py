@@ -250,6 +250,73 @@ def test_beat_schedule__database_scheduler_at_start__an_entry_for_every_periodic
     assert rows["billing-prune-idempotency-records"] == ("billing.prune_idempotency_records", 86400, True)
 
 
+# --- Warm starts --------------------------------------------------------------------------------
+
+
+def _repository(root: Path) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "settings.py").write_text("INSTALLED_APPS = []\n")
+    (root / "requirements.txt").write_text("django==5.2\n")
+    (root / "billing" / "migrations").mkdir(parents=True)
+    (root / "billing" / "migrations" / "0001_initial.py").write_text("")
+    return root
+
+
+@pytest.mark.django_db
+def test_prepared_marker__recorded_and_nothing_changed__current(tmp_path):
+    marker = runner.PreparedMarker(
+        tmp_path / "prepared", _database_url(connection.settings_dict), _repository(tmp_path / "repo")
+    )
+    before = marker.current()
+
+    marker.record()
+
+    assert before is False
+    assert marker.current() is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        "a new migration",
+        "requirements",
+        "settings",
+        "another database",
+    ],
+)
+def test_prepared_marker__something_changed_since__not_current(tmp_path, change):
+    repo = _repository(tmp_path / "repo")
+    url = _database_url(connection.settings_dict)
+    runner.PreparedMarker(tmp_path / "prepared", url, repo).record()
+
+    if change == "a new migration":
+        (repo / "billing" / "migrations" / "0002_more.py").write_text("")
+    elif change == "requirements":
+        (repo / "requirements.txt").write_text("django==5.3\n")
+    elif change == "settings":
+        (repo / "config" / "settings.py").write_text("INSTALLED_APPS = ['new']\n")
+    else:
+        url = url.replace(connection.settings_dict["NAME"], "postgres")
+    marker = runner.PreparedMarker(tmp_path / "prepared", url, repo)
+
+    assert marker.current() is False
+
+
+def test_prepared_marker__database_unreachable__not_current_and_nothing_recorded(tmp_path):
+    marker = runner.PreparedMarker(
+        tmp_path / "prepared",
+        f"postgresql://nobody@127.0.0.1:{_free_port()}/none",
+        _repository(tmp_path / "repo"),
+    )
+    (tmp_path / "prepared").write_text("stale\n")
+
+    marker.record()
+
+    assert not (tmp_path / "prepared").exists()
+    assert marker.current() is False
+
+
 # --- 100 concurrent requests --------------------------------------------------------------------
 
 
