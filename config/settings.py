@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "tenants",
     "billing",
     "agents",
+    "insights",
     "audit",
     "console",
 ]

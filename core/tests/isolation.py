@@ -262,6 +262,36 @@ ROUTE_PREPARATIONS.update(
     }
 )
 
+# --- Insights (insights/api) --------------------------------------------------------------------
+
+HARNESS_FLAG = "0000000e-0000-4000-8000-00000000000f"
+
+
+def _insights(name: str) -> Callable[[Tenant], Any]:
+    def make(tenant: Tenant) -> Any:
+        from insights.tests import factories
+
+        return getattr(factories, name)(tenant)
+
+    return make
+
+
+def _harness_flag(tenant: Tenant) -> None:
+    from tenants.tests.factories import FeatureFlagFactory
+
+    FeatureFlagFactory.create(id=HARNESS_FLAG, tenant=tenant)
+
+
+OBJECT_FACTORIES.update({"intervention_id": _insights("make_intervention")})
+WRITE_BODIES.update(
+    {
+        # The owner disables a flag of its tenant (suspending and grants are platform staff's).
+        f"{_T}/interventions": {"type": "disable_flag", "target_ids": [HARNESS_FLAG], "reason": "x"},
+        f"{_T}/interventions/<uuid:intervention_id>/reverse": {"reason": "x"},
+    }
+)
+ROUTE_PREPARATIONS.update({f"{_T}/interventions": _harness_flag})
+
 # --- The URL map -------------------------------------------------------------------------------
 
 _PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")

@@ -36,6 +36,7 @@ def test_layers__the_project__kept():
 def test_layers__order__the_one_docs_architecture_names():
     assert contract()["layers"]["layers"] == [
         "console",
+        "insights",
         "agents",
         "billing",
         "tenants",

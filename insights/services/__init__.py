@@ -1,0 +1,6 @@
+"""Every write of insights: interventions (and their reversal), recommendations, the analytics
+roll-up. Import from here: `from insights import services`."""
+
+from insights.services.interventions import KINDS, Operator, intervention_create, intervention_reverse
+
+__all__ = ["KINDS", "Operator", "intervention_create", "intervention_reverse"]
