@@ -13,6 +13,7 @@ from accounts.tests.factories import ApiKeyFactory
 from agents.tests import factories as agents_factories
 from audit.models import AuditLogEntry
 from audit.services import audit_record
+from audit.tests import factories as audit_factories
 from billing.tests import factories as billing_factories
 from core.tenancy import current_tenant_id, platform_bypass, tenant_context
 from tenants.models import Team
@@ -40,6 +41,8 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "tenants_membership": lambda t: MembershipFactory.create(tenant=t),
     "accounts_role": lambda t: RoleFactory.create(tenant=t),
     "audit_auditlogentry": _audit_entry,
+    "audit_auditchainhead": audit_factories.make_chain_head,
+    "audit_auditarchive": audit_factories.make_archive,
     "accounts_apikey": lambda t: ApiKeyFactory.create(tenant=t),
     "tenants_invite": lambda t: InviteFactory.create(tenant=t),
     # A setting changed through its service writes the setting row and its first version.
