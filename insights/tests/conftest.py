@@ -48,3 +48,10 @@ def as_user():
         return client
 
     return make
+
+
+@pytest.fixture
+def price(db: Any) -> Any:
+    from billing.tests.factories import create_test_price
+
+    return create_test_price()
