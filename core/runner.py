@@ -16,9 +16,9 @@ runs. This process imports no Django: it starts
 
 then prints the URLs and the demo logins, last. The processes' output goes to `.data/logs/`
 (`web.log`, `access.log`, `worker.log`, `beat.log`), not the terminal. Ctrl-C (or SIGTERM, or
-SIGHUP when the terminal closes) stops them all, web first; each child also gets SIGTERM from
-the kernel if this process dies without cleaning up. If one of them ends on its own, the others
-are stopped and the end of its log printed.
+SIGHUP when the terminal closes) stops them all, SIGTERM to each at once; each child also gets
+SIGTERM from the kernel if this process dies without cleaning up. If one of them ends on its
+own, the others are stopped and the end of its log printed.
 """
 
 from __future__ import annotations
