@@ -514,6 +514,15 @@ CELERY_BEAT_SCHEDULE = {
     "billing-renew-subscriptions": {"task": "billing.renew_subscriptions", "schedule": 3600.0},
     "billing-prune-idempotency-records": {"task": "billing.prune_idempotency_records", "schedule": 86400.0},
 }
+# --- Insights (insights/): yesterday's and today's analytics recomputed every 15 minutes; enum names
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "insights-rollup-daily-analytics": {"task": "insights.rollup_daily_analytics", "schedule": 900.0},
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
+    "InterventionTypeEnum": "insights.models.InterventionType",
+}
 # Billing's status fields get names of their own in the OpenAPI schema (not Status152Enum).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set

@@ -151,3 +151,8 @@ class DailyAnalytics(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.date} {self.tenant_id or 'platform'}"
+
+    @property
+    def margin_usd(self) -> Decimal:
+        """Credits charged minus what the providers cost (a credit is priced in US dollars)."""
+        return self.credits_charged - self.provider_cost_usd

@@ -291,6 +291,9 @@ WRITE_BODIES.update(
     }
 )
 ROUTE_PREPARATIONS.update({f"{_T}/interventions": _harness_flag})
+AUTHENTICATED_NON_TENANT_ROUTES.update(
+    {"/api/v1/analytics/daily": "The platform's daily analytics: platform staff only (checked in the view)."}
+)
 
 # --- The URL map -------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from insights.api import interventions
+from insights.api import analytics, interventions
 
 T = "tenants/<uuid:tenant_id>/"
 D = T + "interventions/<uuid:intervention_id>"
@@ -9,4 +9,6 @@ urlpatterns = [
     path(T + "interventions", interventions.InterventionListCreateApi.as_view(), name="interventions"),
     path(D, interventions.InterventionDetailApi.as_view(), name="intervention"),
     path(D + "/reverse", interventions.InterventionReverseApi.as_view(), name="intervention-reverse"),
+    path("analytics/daily", analytics.PlatformDailyAnalyticsApi.as_view(), name="platform-analytics-daily"),
+    path(T + "analytics/daily", analytics.TenantDailyAnalyticsApi.as_view(), name="tenant-analytics-daily"),
 ]

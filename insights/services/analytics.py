@@ -7,10 +7,12 @@ Sessions fields stay 0 until the roll-up reads agents' session table (left for a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 
+from core.errors import InvalidInput
 from core.tenancy import platform_bypass
 
 _ROLLUP = """
@@ -66,3 +68,26 @@ def analytics_rollup(*, day: date) -> None:
         connection.cursor() as cursor,
     ):
         cursor.execute(_ROLLUP, {"start": start, "end": start + timedelta(days=1), "day": day})
+
+
+def analytics_rollup_range(*, start: date, end: date, progress: Callable[[int], None] | None = None) -> int:
+    """Recompute every day from `start` to `end` inclusive, each in its own transaction (a failure
+    keeps the days before it; re-running is safe). Returns the number of days rolled up."""
+    if end < start:
+        raise InvalidInput("The range ends before it starts.", code="invalid_range")
+    days = (end - start).days + 1
+    for n in range(days):
+        analytics_rollup(day=start + timedelta(days=n))
+        if progress is not None:
+            progress(n + 1)
+    return days
+
+
+def analytics_rollup_recent(*, now: datetime | None = None) -> list[date]:
+    """Yesterday and today (UTC): what the periodic task keeps current. Yesterday too, because
+    usage reported late or a run missed around midnight still lands in it."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    days = [today - timedelta(days=1), today]
+    for day in days:
+        analytics_rollup(day=day)
+    return days

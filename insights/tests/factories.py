@@ -1,15 +1,19 @@
-"""Insights test data: an applied intervention, through the service."""
+"""Insights test data: an applied intervention (through the service), daily analytics rows."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+
+import factory
 
 from accounts.tests.factories import UserFactory
 from core.tenancy import tenant_context
 from insights import services
-from insights.models import Intervention
-from tenants.tests.factories import FeatureFlagFactory
+from insights.models import DailyAnalytics, Intervention
+from tenants.tests.factories import BypassFactory, FeatureFlagFactory
 
 
 def make_intervention(tenant: Any, *, flag_id: Any = None) -> uuid.UUID:
@@ -25,3 +29,18 @@ def make_intervention(tenant: Any, *, flag_id: Any = None) -> uuid.UUID:
             reason="test",
         )
     return intervention.pk
+
+
+class DailyAnalyticsFactory(BypassFactory, factory.django.DjangoModelFactory[DailyAnalytics]):
+    """A day's row as the roll-up would leave it (written directly: the API only reads them)."""
+
+    class Meta:
+        model = DailyAnalytics
+
+    date = factory.Sequence(lambda n: datetime.now(UTC).date() - timedelta(days=n))
+    tenant = None
+    active_users = 3
+    input_tokens = 1000
+    output_tokens = 100
+    provider_cost_usd = Decimal("1.5")
+    credits_charged = Decimal("2.25")
