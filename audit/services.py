@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from contextlib import ExitStack
+from datetime import datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
-from audit.models import ActorType, AuditLogEntry, Severity
+from audit.archive import ChainSlice, delete_statement
+from audit.models import GENESIS_HASH, ActorType, AuditArchive, AuditLogEntry, Severity
 from core import context
+from core.errors import Conflict
 from core.hygiene import clean_text
 from core.tenancy import tenant_context, tenant_pk
 from core.types import Principal, TenantRef
@@ -52,6 +55,28 @@ def _jsonable(value: Any) -> Any:
     return clean_text(str(value))
 
 
+def _actor_role(access: Any, *, actor_type: str, actor: Any, tenant: TenantRef | None) -> str:
+    """The actor's role at the time: "system", "api_key", the role slug of the membership the
+    tenant gate found for this request (when the entry is in that tenant, by that user), else the
+    platform role of platform staff; "" when nobody knew it (a service called outside a request)."""
+    if actor_type == ActorType.SYSTEM:
+        return "system"
+    if actor_type == ActorType.API_KEY:
+        return "api_key"
+    tenant_id = tenant_pk(tenant)
+    if (
+        access is not None
+        and tenant_id is not None
+        and access.tenant.pk == tenant_id
+        and getattr(access.user, "pk", None) == getattr(actor, "pk", None)
+        and access.membership is not None
+    ):
+        return str(access.membership.role.slug)
+    if getattr(actor, "is_platform_staff", False):
+        return str(actor.platform_role)
+    return ""
+
+
 def audit_record(
     *,
     action: str,
@@ -80,6 +105,7 @@ def audit_record(
         actor_type, actor_label = ActorType.USER, actor.email
     else:
         actor_type, actor_label, actor = ActorType.SYSTEM, "system", None
+    actor_role = _actor_role(ctx.access, actor_type=actor_type, actor=actor, tenant=tenant)
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
@@ -90,6 +116,7 @@ def audit_record(
         actor_user_id=getattr(actor, "pk", None),
         actor_api_key_id=getattr(api_key, "pk", None),
         actor_label=clean_text(actor_label[:254]),
+        actor_role=actor_role,
         action=action,
         target_type=target_type,
         target_id=clean_text(str(target_id or "")),
@@ -100,6 +127,11 @@ def audit_record(
         request_id=ctx.request_id,
         details=mask_secrets(_jsonable(details or {})),
     )
+
+
+def audit_log_exported(*, tenant: TenantRef, filters: dict[str, Any]) -> AuditLogEntry:
+    """Record that the tenant's audit log was exported (a sensitive read), with its filters."""
+    return audit_record(action="audit.exported", tenant=tenant, details={"filters": filters})
 
 
 def access_denied_record(*, tenant_id: Any, method: str, path: str, code: str) -> None:
@@ -127,3 +159,77 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
         for k in sorted(set(before) | set(after))
         if before.get(k) != after.get(k)
     }
+
+
+def _insert_only_ignore() -> str:
+    trigger = next(t for t in AuditLogEntry._meta.triggers if t.name == "audit_insert_only")  # type: ignore[attr-defined]  # pgtrigger's Meta option
+    pgid = trigger.get_pgid(AuditLogEntry)
+    return "{" + f"{pgid},{AuditLogEntry._meta.db_table}:{pgid}" + "}"
+
+
+# Taken by audit_archive_remove for its transaction: two archival runs never remove at once.
+_ARCHIVE_LOCK_KEY = 0x61756469  # "audi"
+
+
+def audit_archive_remove(
+    *, slices: list[ChainSlice], file: str, file_sha256: str, before: datetime
+) -> list[AuditArchive]:
+    """Remove the archived entries of `slices` (written to `file` and verified there) and record
+    each chain's anchor, in one transaction with an `audit.archived` entry.
+
+    The one path around the insert-only trigger (pgtrigger's ignore, for this statement only):
+    nothing else in the application removes audit entries. Run it under the platform bypass.
+    Raises Conflict, removing nothing, if another archival moved an anchor since the plan or the
+    rows to remove are not exactly the ones in the file.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ARCHIVE_LOCK_KEY])
+        latest: dict[str, str] = {}
+        for anchor in AuditArchive.objects.filter(chain__in=[s.chain for s in slices]).order_by("-last_seq"):
+            latest.setdefault(anchor.chain, anchor.last_hash)
+        moved = [s.chain for s in slices if latest.get(s.chain, GENESIS_HASH) != s.prev_hash]
+        if moved:
+            raise Conflict(f"Another archival ran meanwhile (chains {', '.join(moved)}): run again.")
+        sql, parameters = delete_statement()
+        with connection.cursor() as cursor:
+            # pgtrigger's ignore setting for the insert-only trigger (as pgtrigger.ignore sets it),
+            # local to this transaction and cleared right after the one DELETE.
+            cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", [_insert_only_ignore()])
+            cursor.execute(sql, parameters(slices))
+            removed = cursor.rowcount
+            cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
+        expected = sum(s.count for s in slices)
+        if removed != expected:
+            raise Conflict(f"{removed} entries to remove, {expected} in the archive: nothing removed.")
+        anchors = AuditArchive.objects.bulk_create(
+            [
+                AuditArchive(
+                    tenant_id=s.tenant_id,
+                    chain=s.chain,
+                    first_seq=s.first_seq,
+                    last_seq=s.last_seq,
+                    count=s.count,
+                    last_hash=s.last_hash,
+                    before=before,
+                    file=file,
+                    file_sha256=file_sha256,
+                )
+                for s in slices
+            ]
+        )
+        audit_record(
+            action="audit.archived",
+            system=True,
+            severity=Severity.WARNING,
+            details={
+                "file": file,
+                "file_sha256": file_sha256,
+                "before": before.isoformat(),
+                "entries": removed,
+                "chains": {
+                    s.chain: {"from": s.first_seq, "to": s.last_seq, "last_hash": s.last_hash} for s in slices
+                },
+            },
+        )
+    return anchors

@@ -18,6 +18,9 @@ class ActorContext:
     user_agent: str = ""
     user: Any = None
     api_key: Any = None
+    # The tenant gate's answer for this request (core.access.TenantAccess), once it has let the
+    # caller in: the audit log snapshots the caller's role in the tenant from it (actor_role).
+    access: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ from accounts import permissions as registry
 from accounts.models import ApiKey, User
 from core.access import Standing, TenantAccess
 from core.api import request_settings
+from core.context import update_context
 from core.errors import NotFound, PermissionDeniedError
 from tenants.models import Membership, Tenant
 from tenants.selectors import membership_for
@@ -74,6 +75,7 @@ def tenant_access(
         raise PermissionDeniedError(
             "This tenant is suspended: it can read but not change anything.", code="tenant_suspended"
         )
+    update_context(access=access)  # the audit log's actor_role (core.context.ActorContext.access)
     return access
 
 

@@ -4,4 +4,9 @@ from audit.api import views
 
 urlpatterns = [
     path("tenants/<uuid:tenant_id>/audit-logs/", views.AuditLogListApi.as_view(), name="audit-logs"),
+    path(
+        "tenants/<uuid:tenant_id>/audit-logs/export",
+        views.AuditLogExportApi.as_view(),
+        name="audit-logs-export",
+    ),
 ]

@@ -3,13 +3,17 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit import export
 from audit.models import AuditLogEntry, Severity
 from audit.selectors import audit_log_list
+from audit.services import audit_log_exported
 from core.api import TenantScopedApi, filter_parameters
 from core.errors import InvalidInput
 from core.pagination import CursorPagination
@@ -46,6 +50,7 @@ class AuditLogOutput(serializers.ModelSerializer[AuditLogEntry]):
             "actor_user",
             "actor_api_key_id",
             "actor_label",
+            "actor_role",
             "action",
             "target_type",
             "target_id",
@@ -55,6 +60,9 @@ class AuditLogOutput(serializers.ModelSerializer[AuditLogEntry]):
             "user_agent",
             "request_id",
             "details",
+            "chain_seq",
+            "prev_hash",
+            "hash",
         ]
 
 
@@ -78,3 +86,34 @@ class AuditLogListApi(TenantScopedApi):
                 errors={k: [str(m) for m in v] for k, v in filterset.errors.items()},
             )
         return self.paginated(filterset.qs, AuditLogOutput)
+
+
+class AuditLogExportApi(TenantScopedApi):
+    """The tenant's audit log as JSON Lines (one entry per line, in chain order, with each
+    entry's `prev_hash` and `hash`), streamed; the list's filters apply. The export is itself
+    recorded (`audit.exported`)."""
+
+    permission_map = {"GET": "audit:read"}
+    pagination_class = None
+
+    @extend_schema(
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="JSON Lines")
+        },
+        parameters=filter_parameters(AuditLogFilter),
+        operation_id="audit_logs_export",
+    )
+    def get(self, request: Request, tenant_id: Any) -> StreamingHttpResponse:
+        filterset = AuditLogFilter(request.query_params, queryset=audit_log_list(tenant=self.tenant))
+        if not filterset.is_valid():
+            raise InvalidInput(
+                "Some filters are invalid.",
+                code="validation_error",
+                errors={k: [str(m) for m in v] for k, v in filterset.errors.items()},
+            )
+        audit_log_exported(tenant=self.tenant, filters=dict(request.query_params.items()))
+        lines = export.jsonl_stream(tenant=self.tenant, queryset=filterset.qs)
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="audit-{self.tenant.pk}.jsonl"'
+        response["Cache-Control"] = "no-store"
+        return response
