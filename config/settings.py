@@ -539,3 +539,16 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object
     **_CONFIG_ENUM_NAMES,
 }
+
+# --- Agents (agents/): the OpenAPI names of the app's choice sets
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object
+    "AgentStatusEnum": "agents.models.AgentStatus",
+    # Sessions and tasks share one set of statuses (pending, running, completed, failed, cancelled).
+    "AgentWorkStatusEnum": "agents.models.SessionStatus",
+    "SkillStatusEnum": "agents.models.SkillStatus",
+    "SkillCategoryEnum": "agents.models.SkillCategory",
+    "AgentRoleEnum": "agents.models.AgentRole",
+    "ThinkingModeEnum": "agents.models.ThinkingMode",
+    "ModelTierEnum": "billing.models.ModelTier",
+}

@@ -11,6 +11,7 @@ api_v1: list = [
     path("", include("audit.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("agents.api.urls")),
     path("", include("insights.api.urls")),
 ]
 

@@ -472,7 +472,30 @@ def _platform_flag(scene: Scene) -> dict[str, Any]:
     return {"flag_id": FeatureFlagFactory.create(tenant=None).pk}
 
 
+def _catalogue(name: str) -> Callable[[Scene], dict[str, Any]]:
+    """The URL kwarg of a catalogue route: a published row of agents' catalogue (platform-wide)."""
+
+    def make(scene: Scene) -> dict[str, Any]:
+        from agents.tests import factories
+
+        made_by: dict[str, Any] = {
+            "template_id": factories.TemplateFactory,
+            "cookbook_id": factories.CookbookFactory,
+            "skill_id": factories.SkillFactory,
+        }
+        return {name: made_by[name].create().pk}
+
+    return make
+
+
+def _recipe_body(scene: Scene) -> dict[str, Any]:
+    from agents.tests.factories import RECIPE_YAML
+
+    return {"name": "bad-input-recipe", "definition": RECIPE_YAML}
+
+
 _AUTH = "/api/v1/auth"
+_CATALOGUE = "/api/v1/platform/catalogue"
 # Pattern (as in isolation.py) → the body that succeeds, for routes outside the harness's
 # WRITE_BODIES (public and authenticated non-tenant ones); made fresh for every test.
 BODIES: dict[str, Callable[[Scene], dict[str, Any]]] = {
@@ -503,6 +526,19 @@ BODIES: dict[str, Callable[[Scene], dict[str, Any]]] = {
     "/api/v1/platform/settings/<str:key>/rollback": lambda s: {"version": 1, "reason": "x"},
     "/api/v1/platform/flags/": lambda s: {"key": "bad-input-flag", "rollout_percentage": "10.00"},
     "/api/v1/platform/flags/<uuid:flag_id>/": lambda s: {"rollout_percentage": "50.00"},
+    # The agents catalogue: everyone signed in rates; platform staff write.
+    "/api/v1/catalogue/skills/<uuid:skill_id>/rate": lambda s: {"stars": 4},
+    f"{_CATALOGUE}/templates/": lambda s: {"name": "Bad input template", "slug": "bad-input-template"},
+    f"{_CATALOGUE}/templates/<uuid:template_id>/": lambda s: {"description": "x"},
+    f"{_CATALOGUE}/templates/<uuid:template_id>/cookbooks/": lambda s: {"name": "Bad input cookbook"},
+    f"{_CATALOGUE}/cookbooks/<uuid:cookbook_id>/recipes/": _recipe_body,
+    f"{_CATALOGUE}/skills/": lambda s: {
+        "name": "Bad input skill",
+        "slug": "bad-input-skill",
+        "category": "productivity",
+        "version": "1.0.0",
+    },
+    f"{_CATALOGUE}/skills/<uuid:skill_id>/": lambda s: {"description": "x"},
 }
 
 # Pattern → URL kwargs of routes that are not tenant-scoped (the harness's OBJECT_FACTORIES make
@@ -511,6 +547,9 @@ URL_VALUES: dict[str, Callable[[Scene], dict[str, Any]]] = {
     f"{_AUTH}/sessions/<uuid:session_id>": _second_session,
     "/api/v1/platform/users/<uuid:user_id>/*": lambda s: {"user_id": s.owner.user.pk},
     "/api/v1/platform/flags/<uuid:flag_id>/": _platform_flag,
+    "/api/v1/*<uuid:template_id>*": _catalogue("template_id"),
+    "/api/v1/*<uuid:cookbook_id>*": _catalogue("cookbook_id"),
+    "/api/v1/*<uuid:skill_id>*": _catalogue("skill_id"),
 }
 
 # Pattern → state a non-tenant route needs before a valid request succeeds.
