@@ -40,14 +40,14 @@ def archive(
     """Archive every chain's entries created before `before` to `out`, verify the file, then
     remove them (see the module's docstring). Nothing to archive: no file, nothing removed.
     `progress(done, total)` is called as the file is written."""
-    if out.exists():
-        raise ArchiveError(f"{out} exists: choose another file (archives are never overwritten).")
     partial = out.with_name(out.name + ".partial")
     with platform_bypass(reason="audit archive: read"):
         slices = plan(before=before)
         total = sum(s.expected for s in slices)
         if not total:
             return Outcome(entries=0, chains=0, file=None)
+        if out.exists():
+            raise ArchiveError(f"{out} exists: choose another file (archives are never overwritten).")
         out.parent.mkdir(parents=True, exist_ok=True)
         written = write_file(
             partial, slices, chunk=chunk, progress=(lambda n: progress(n, total)) if progress else None

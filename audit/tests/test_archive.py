@@ -216,3 +216,21 @@ def test_archive__platform_chain_entries__archived_too(tmp_path):
     assert "archived" in stdout
     assert _all(action="platform.old") == []
     assert _verify()[PLATFORM_CHAIN].ok
+
+
+@pytest.mark.django_db
+def test_archive_task__configured_dir__archives_old_entries_once(tmp_path, settings):
+    from audit.tasks import archive_old_entries
+
+    settings.QM_AUDIT_ARCHIVE_DIR = str(tmp_path / "archive")
+    tenant = TenantFactory.create()
+    _entries_at(tenant, 120, 2)
+    _entries_at(tenant, 1, 1)
+
+    first, second = archive_old_entries.delay().get(), archive_old_entries.delay().get()
+
+    assert (first, second) == (2, 0)
+    files = list((tmp_path / "archive").glob("audit-before-*.jsonl.gz"))
+    assert len(files) == 1
+    assert len(_read(files[0])) == 2
+    assert _verify()[str(tenant.pk)].ok
