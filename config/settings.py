@@ -514,6 +514,14 @@ CELERY_BEAT_SCHEDULE = {
     "billing-renew-subscriptions": {"task": "billing.renew_subscriptions", "schedule": 3600.0},
     "billing-prune-idempotency-records": {"task": "billing.prune_idempotency_records", "schedule": 86400.0},
 }
+# --- Audit (audit/): entries older than the retention archived weekly (audit.tasks), verified
+# before removal; compressed JSON Lines in QM_AUDIT_ARCHIVE_DIR (empty: .data/archive/).
+QM_AUDIT_RETENTION_DAYS = env.int("QM_AUDIT_RETENTION_DAYS", default=90)
+QM_AUDIT_ARCHIVE_DIR = env.str("QM_AUDIT_ARCHIVE_DIR", default="")
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "audit-archive-weekly": {"task": "audit.archive_old_entries", "schedule": 604800.0},
+}
 # --- Insights (insights/): yesterday's and today's analytics recomputed every 15 minutes; enum names
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
