@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import auth as auth_services
-from accounts.services.mfa import InvalidChallenge, MfaThrottled
+from accounts.services.mfa import InvalidChallenge
 from console import auth
 from console.access import public, render_page
 from console.formatting import wait
@@ -161,9 +161,7 @@ def signin_verify(request: HttpRequest) -> HttpResponse:
                 )
             except InvalidChallenge:
                 return _restart(request)
-            except MfaThrottled as exc:
-                status, headers = _refused(form, exc, field="code")
-            except DomainError as exc:
+            except DomainError as exc:  # a wrong code, or too many (MfaThrottled: 429 with the wait)
                 status, headers = _refused(form, exc, field="code")
             else:
                 if kind == "backup":
