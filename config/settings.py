@@ -548,7 +548,11 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **_CONFIG_ENUM_NAMES,
 }
 
-# --- Agents (agents/): the OpenAPI names of the app's choice sets
+# --- Agents (agents/): the task queue's lease expiry, the OpenAPI names of the app's choice sets
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "agents-expire-task-leases": {"task": "agents.expire_task_leases", "schedule": 30.0},
+}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object
     "AgentStatusEnum": "agents.models.AgentStatus",

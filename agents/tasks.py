@@ -1,0 +1,16 @@
+"""The agents app's periodic tasks (scheduled in settings.CELERY_BEAT_SCHEDULE, django-celery-beat)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from agents import services
+from core.tenancy import platform_bypass
+
+
+@shared_task(name="agents.expire_task_leases")
+def expire_task_leases() -> int:
+    """Return every running task whose lease ran out to pending (or fail it, attempts spent);
+    every tenant's in one statement."""
+    with platform_bypass(reason="agents: expire task leases", log=False):
+        return services.tasks_expire_leases()
