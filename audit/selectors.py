@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from audit.models import AuditLogEntry
+from audit.models import AuditArchive, AuditLogEntry
 from core.tenancy import tenant_pk
 from core.types import TenantRef
 
@@ -54,3 +54,8 @@ def audit_log_for_target(
     if tenant is not None:
         about |= Q(tenant_id=tenant_pk(tenant), action__startswith=action_prefix)
     return AuditLogEntry.objects.filter(about).order_by("-created_at", "-id")
+
+
+def audit_archive_latest(*, tenant: TenantRef) -> AuditArchive | None:
+    """The tenant's most recent archive of old entries (the anchor its chain now starts from)."""
+    return AuditArchive.objects.filter(tenant=tenant_pk(tenant)).order_by("-last_seq").first()

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
 from typing import Any
 
+import pgtrigger
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from audit.models import AuditLogEntry
 from audit.services import audit_record
 from billing.tests.factories import fund
 from console.tests.data import prices, usage_history
@@ -429,3 +432,80 @@ def test_entry_changes__shapes__changes_as_rows_the_rest_as_values() -> None:
     assert rest == [("reason", "\u2014")]
     assert entry_changes({"changes": "not a dict", "n": 3}) == ([], [("changes", "not a dict"), ("n", "3")])
     assert entry_changes(["odd"]) == ([], [("details", '["odd"]')])  # type: ignore[arg-type]
+
+
+# --- Audit log: export and the hash chain ---------------------------------------------------------
+
+
+def _jsonl(response: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+
+
+def test_audit_export__owner__filtered_entries_as_json_lines_with_hashes_and_recorded(
+    signed_in: Any, tenant: Any, owner: Any
+) -> None:
+    with tenant_context(tenant):
+        tenant_services.tenant_update(tenant=tenant, actor=owner, data={"name": "Acme Robotics GmbH"})
+    fund(tenant, 7)
+
+    response = signed_in(owner).get(_audit(tenant, "export.jsonl?action=credits.*"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/x-ndjson")
+    lines = _jsonl(response)
+    assert [line["action"] for line in lines] == ["credits.grant"]
+    assert len(lines[0]["hash"]) == 64
+    assert len(lines[0]["prev_hash"]) == 64
+    with tenant_context(tenant):
+        exported = AuditLogEntry.objects.filter(tenant=tenant, action="audit.exported").get()
+    assert exported.details["filters"] == {"action": "credits.*"}
+
+
+def test_audit_export__bad_filter__back_to_the_page_nothing_exported(
+    signed_in: Any, tenant: Any, owner: Any
+) -> None:
+    response = signed_in(owner).get(_audit(tenant, "export.jsonl?start=not-a-day"))
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("/audit/?start=not-a-day")
+    with tenant_context(tenant):
+        assert not AuditLogEntry.objects.filter(tenant=tenant, action="audit.exported").exists()
+
+
+def test_audit_export__member_of_another_tenant__403_nothing_streamed(
+    signed_in: Any, owner: Any, other_tenant: Any
+) -> None:
+    fund(other_tenant, 3)
+    response = signed_in(owner).get(_audit(other_tenant, "export.jsonl"))
+    assert response.status_code == 403
+    assert "credits.grant" not in response.content.decode()
+
+
+def test_audit_chain__untouched__whole_with_the_count(signed_in: Any, tenant: Any, owner: Any) -> None:
+    fund(tenant, 7)
+
+    body = signed_in(owner).get(_audit(tenant, "chain/")).content.decode()
+
+    assert "The chain is whole" in body
+    with tenant_context(tenant):
+        count = AuditLogEntry.objects.filter(tenant=tenant).count()
+    assert f"{count} entr" in body
+
+
+def test_audit_chain__an_entry_edited_behind_the_applications_back__broken_at_that_entry(
+    signed_in: Any, tenant: Any, owner: Any
+) -> None:
+    fund(tenant, 7)
+    with tenant_context(tenant):
+        entry = AuditLogEntry.objects.filter(tenant=tenant, action="credits.grant").get()
+    with pgtrigger.ignore("audit.AuditLogEntry:audit_insert_only"), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('app.bypass_rls', 'on', false)")
+        cursor.execute("UPDATE audit_auditlogentry SET action = 'credits.nothing' WHERE id = %s", [entry.pk])
+        cursor.execute("SELECT set_config('app.bypass_rls', '', false)")
+
+    response = signed_in(owner).get(_audit(tenant, "chain/"), HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"broken at entry #{entry.chain_seq}" in body
+    assert "<html" not in body  # htmx: the panel alone

@@ -17,10 +17,14 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils.http import urlencode
 
+from audit import chain as audit_chain_check
+from audit import export as audit_export_lines
 from audit import selectors as audit_selectors
+from audit import services as audit_services
 from billing import selectors as billing_selectors
 from billing.api.statements import _statement_lines as statement_lines  # the API's CSV, reused
 from console.access import render_page, tenant_page
@@ -282,6 +286,51 @@ def entry_changes(details: dict[str, Any]) -> tuple[list[tuple[str, str, str]], 
     return rows, rest
 
 
+def _audit_queryset(access: TenantAccess, form: PeriodForm) -> QuerySet[Any]:
+    """The entries a valid (or unbound) filter form asks for."""
+    data = form.cleaned_data if form.is_bound else {}
+    start, end = period_bounds(form, access.tenant.timezone) if form.is_bound else (None, None)
+    return audit_selectors.audit_log_filtered(
+        tenant=access.tenant,
+        actor=data.get("actor", "").strip(),
+        action=data.get("action", "").strip(),
+        target_type=data.get("target_type", "").strip(),
+        start=start,
+        end=end,
+    )
+
+
+@tenant_page("audit:read")
+def audit_export(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    """The entries the page's filters select, as JSON Lines in chain order with their hashes
+    (what the API's export sends), streamed; the export is itself recorded. Bad filters: the
+    page with the error in place."""
+    form, query = _filters_of(request, AuditFilterForm)
+    if form.is_bound and not form.is_valid():
+        return redirect(f"{reverse('console:audit', kwargs={'tenant_id': access.tenant.pk})}?{query}")
+    audit_services.audit_log_exported(tenant=access.tenant, filters=dict(form.data.items()))
+    lines = audit_export_lines.jsonl_stream(tenant=access.tenant, queryset=_audit_queryset(access, form))
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{access.tenant.slug}.jsonl"'
+    return cast(HttpResponse, response)  # the guard passes any response on; this one streams
+
+
+@tenant_page("audit:read")
+def audit_chain(request: HttpRequest, access: TenantAccess) -> HttpResponse:
+    """Verify the tenant's hash chain now (every entry is re-hashed in the database: on demand,
+    not on every view of the log) and show its state; htmx: the panel alone."""
+    results = audit_chain_check.verify_chains(tenant=access.tenant, only=True)
+    context = {
+        # No entries yet: nothing to break (an empty chain is whole).
+        "chain": results[0] if results else audit_chain_check.ChainResult(chain=str(access.tenant.pk)),
+        "archive": audit_selectors.audit_archive_latest(tenant=access.tenant),
+    }
+    template = (
+        "console/money/audit.html#chain" if wants_fragment(request) else "console/money/audit_chain.html"
+    )
+    return render_page(request, template, context, access=access)
+
+
 @tenant_page("audit:read")
 def audit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     """The tenant's audit log, newest first, with filters; each entry opens onto its details.
@@ -293,16 +342,7 @@ def audit(request: HttpRequest, access: TenantAccess) -> HttpResponse:
         page = CursorPage(rows=[], older=None, newer=None, query=query)
         status = 400
     else:
-        data = form.cleaned_data if form.is_bound else {}
-        start, end = period_bounds(form, access.tenant.timezone) if form.is_bound else (None, None)
-        qs = audit_selectors.audit_log_filtered(
-            tenant=access.tenant,
-            actor=data.get("actor", "").strip(),
-            action=data.get("action", "").strip(),
-            target_type=data.get("target_type", "").strip(),
-            start=start,
-            end=end,
-        )
+        qs = _audit_queryset(access, form)
         page_kwargs: dict[str, Any] = {
             "after_filter": _audit_filter("gt"),
             "before_filter": _audit_filter("lt"),
@@ -326,4 +366,6 @@ urlpatterns = [
     path("t/<uuid:tenant_id>/credits/", credits, name="credits"),
     path("t/<uuid:tenant_id>/credits/statement.csv", credits_statement, name="credits_statement"),
     path("t/<uuid:tenant_id>/audit/", audit, name="audit"),
+    path("t/<uuid:tenant_id>/audit/export.jsonl", audit_export, name="audit_export"),
+    path("t/<uuid:tenant_id>/audit/chain/", audit_chain, name="audit_chain"),
 ]
