@@ -1,0 +1,214 @@
+"""The agents app in the back office: the catalogue and every tenant's agents, skills, sessions
+and tasks, readable by platform staff; changes only through the services, as actions (pause and
+resume agents, cancel and retry tasks, cancel session trees), each audited by its service.
+
+Requests run under the platform bypass (core.admin_bypass); platform operators only look.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from unfold.decorators import action
+
+from agents import services
+from agents.models import (
+    Agent,
+    AgentChannel,
+    AgentSession,
+    AgentTask,
+    AgentTemplate,
+    Cookbook,
+    Recipe,
+    Skill,
+    SkillInstallation,
+)
+from core.errors import DomainError
+from tenants.admin.common import ServiceAdmin, actor_of, error_text
+
+
+class ReadOnlyAdmin(ServiceAdmin):
+    """Rows are made and changed by the services (API, console): here they are read, and acted on."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _each(request: HttpRequest, queryset: QuerySet[Any], act: Any, done: str) -> None:
+    """Run `act` on each selected row; report how many it did and each refusal."""
+    count = 0
+    for obj in queryset.order_by("pk"):
+        try:
+            act(obj)
+            count += 1
+        except DomainError as exc:
+            messages.error(request, f"{obj}: {error_text(exc)}")
+    if count:
+        messages.success(request, f"{count} {done}.")
+
+
+def _reason(request: HttpRequest) -> str:
+    return f"From the back office by {actor_of(request).email}."
+
+
+# --- The catalogue ------------------------------------------------------------------------------
+
+
+@admin.register(AgentTemplate)
+class AgentTemplateAdmin(ReadOnlyAdmin):
+    list_display = ["name", "slug", "role", "default_model_tier", "is_published", "created_at"]
+    list_filter = ["role", "is_published", "default_model_tier"]
+    search_fields = ["name", "slug", "description"]
+    ordering = ["name", "id"]
+
+
+@admin.register(Cookbook)
+class CookbookAdmin(ReadOnlyAdmin):
+    list_display = ["name", "template", "created_at"]
+    list_select_related = ["template"]
+    list_filter = ["template"]
+    search_fields = ["name", "template__name"]
+    ordering = ["template__name", "name", "id"]
+
+
+@admin.register(Recipe)
+class RecipeAdmin(ReadOnlyAdmin):
+    list_display = ["name", "version", "cookbook", "is_active", "created_at"]
+    list_select_related = ["cookbook"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "cookbook__name"]
+    ordering = ["cookbook__name", "name", "-created_at", "id"]
+
+
+@admin.register(Skill)
+class SkillAdmin(ReadOnlyAdmin):
+    list_display = ["name", "slug", "version", "category", "status", "install_count", "rating"]
+    list_filter = ["status", "category"]
+    search_fields = ["name", "slug", "description"]
+    ordering = ["name", "id"]
+
+
+# --- Tenants' workforce -------------------------------------------------------------------------
+
+
+@admin.register(Agent)
+class AgentAdmin(ReadOnlyAdmin):
+    list_display = ["name", "tenant", "role", "status", "model_tier", "last_active_at", "created_at"]
+    list_select_related = ["tenant"]
+    list_filter = ["status", "role", "model_tier"]
+    search_fields = ["name", "tenant__name", "tenant__slug"]
+    ordering = ["tenant__name", "name", "id"]
+    actions = ["pause", "resume"]
+
+    @action(description="Pause the selected agents")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        reason = _reason(request)
+        _each(
+            request,
+            queryset,
+            lambda a: services.agent_pause(agent=a, actor=actor_of(request), reason=reason),
+            "agents paused",
+        )
+
+    @action(description="Resume the selected agents")
+    def resume(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        reason = _reason(request)
+        _each(
+            request,
+            queryset,
+            lambda a: services.agent_resume(agent=a, actor=actor_of(request), reason=reason),
+            "agents resumed",
+        )
+
+
+@admin.register(AgentChannel)
+class AgentChannelAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "agent", "tenant", "is_active", "secret"]
+    list_select_related = ["agent", "tenant", "secret"]
+    list_filter = ["type", "is_active"]
+    search_fields = ["agent__name", "tenant__name"]
+    ordering = ["tenant__name", "agent__name", "type"]
+
+
+@admin.register(SkillInstallation)
+class SkillInstallationAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "agent", "tenant", "installed_at"]
+    list_select_related = ["skill", "agent", "tenant"]
+    list_filter = ["skill"]
+    search_fields = ["skill__name", "agent__name", "tenant__name"]
+    ordering = ["-installed_at", "id"]
+
+
+@admin.register(AgentSession)
+class AgentSessionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "agent",
+        "tenant",
+        "status",
+        "credits_charged",
+        "tree_credits_charged",
+        "started_at",
+    ]
+    list_select_related = ["agent", "tenant"]
+    list_filter = ["status", "depth"]
+    search_fields = ["id", "agent__name", "tenant__name"]
+    ordering = ["-started_at", "id"]
+    actions = ["cancel"]
+
+    @action(description="Cancel the selected sessions and their subtrees")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[AgentSession]) -> None:
+        reason = _reason(request)
+        _each(
+            request,
+            queryset,
+            lambda s: services.session_cancel(session=s, actor=actor_of(request), reason=reason),
+            "session trees cancelled",
+        )
+
+
+@admin.register(AgentTask)
+class AgentTaskAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "agent",
+        "tenant",
+        "status",
+        "priority",
+        "attempts",
+        "claimed_by",
+        "created_at",
+    ]
+    list_select_related = ["agent", "tenant"]
+    list_filter = ["status", "platform_priority"]
+    search_fields = ["id", "claimed_by", "agent__name", "tenant__name"]
+    ordering = ["-created_at", "id"]
+    actions = ["cancel", "retry"]
+
+    @action(description="Cancel the selected tasks")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[AgentTask]) -> None:
+        reason = _reason(request)
+        _each(
+            request,
+            queryset,
+            lambda t: services.task_cancel(task=t, actor=actor_of(request), reason=reason),
+            "tasks cancelled",
+        )
+
+    @action(description="Retry the selected tasks")
+    def retry(self, request: HttpRequest, queryset: QuerySet[AgentTask]) -> None:
+        _each(
+            request,
+            queryset,
+            lambda t: services.task_retry(task=t, actor=actor_of(request)),
+            "tasks requeued",
+        )
