@@ -33,7 +33,9 @@ def test_grant_action__reason_given__posts_credits_and_audits(client, platform_a
     client.force_login(platform_admin)
 
     ask = client.post(ACCOUNTS, {"action": "grant_credits", "_selected_action": ids})
-    key = re.search(r'name="idempotency_key" value="([^"]+)"', ask.content.decode()).group(1)
+    found = re.search(r'name="idempotency_key" value="([^"]+)"', ask.content.decode())
+    assert found is not None, "the reason form carries its idempotency key"
+    key = found.group(1)
     body = {
         "action": "grant_credits",
         "_selected_action": ids,

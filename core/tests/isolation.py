@@ -25,6 +25,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -487,3 +488,125 @@ def take_snapshot() -> dict[str, tuple[int, Any]]:
             values = queryset.aggregate(**aggregates)
             result[model._meta.label] = (values["rows"], values.get("latest"))
     return result
+
+
+# --- Agents (agents/api) ------------------------------------------------------------------------
+
+AUTHENTICATED_NON_TENANT_ROUTES.update(
+    {
+        "/api/v1/catalogue/*": "The agent catalogue and skill marketplace: platform-wide, for all signed in.",
+        "/api/v1/platform/catalogue/*": "The catalogue editor: platform staff only (checked in the view).",
+    }
+)
+
+# Rows a body names by id (bodies are fixed): made by the routes' preparation, one tenant per test.
+HARNESS_AGENT = "0000000a-0000-4000-8000-00000000000a"
+HARNESS_SKILL = "0000000a-0000-4000-8000-00000000000b"
+HARNESS_USER = "0000000a-0000-4000-8000-00000000000c"
+# The state the next agent or task of the URL is made in (a route's preparation sets it: resume
+# needs a paused agent, a worker's report a running task it holds, retry a failed one).
+_AGENTS_STATE: dict[str, Any] = {}
+
+
+def _agents(name: str) -> Callable[[Tenant], Any]:
+    def make(tenant: Tenant) -> Any:
+        from agents.tests import factories
+
+        if name == "make_agent":
+            return factories.AgentFactory.create(tenant=tenant, status=_AGENTS_STATE.get("agent", "idle")).pk
+        if name == "make_task":
+            status = _AGENTS_STATE.get("task", "running")
+            lease = timezone.now() + timedelta(minutes=5) if status == "running" else None
+            return factories.TaskFactory.create(
+                agent=factories.AgentFactory.create(tenant=tenant),
+                status=status,
+                claimed_by="harness",
+                lease_expires_at=lease,
+            ).pk
+        return getattr(factories, name)(tenant)
+
+    return make
+
+
+def _agents_harness(tenant: Tenant) -> None:
+    """What the agents routes need to succeed: a subscription with slots, credits, a priced model,
+    a published skill, an agent and a member the bodies name; agents and tasks in their usual state."""
+    from accounts.tests.factories import UserFactory
+    from agents.tests.factories import AgentFactory, SkillFactory
+    from billing.models import ModelPrice
+    from billing.tests.factories import create_test_price, fund, make_subscription
+
+    _AGENTS_STATE.clear()
+    make_subscription(tenant)
+    fund(tenant, 100)
+    if not ModelPrice.objects.filter(model="test-model").exists():
+        create_test_price()
+    SkillFactory.create(id=HARNESS_SKILL, slug="harness-skill")
+    AgentFactory.create(id=HARNESS_AGENT, tenant=tenant, name="Harness agent")
+    MembershipFactory.create(tenant=tenant, user=UserFactory.create(id=HARNESS_USER))
+
+
+def _state(**values: str) -> Callable[[Tenant], None]:
+    def prepare(tenant: Tenant) -> None:
+        _AGENTS_STATE.update(values)
+
+    return prepare
+
+
+def _pending_task(tenant: Tenant) -> None:
+    from agents.tests.factories import TaskFactory
+
+    TaskFactory.create(agent_id=HARNESS_AGENT, tenant=tenant)
+
+
+OBJECT_FACTORIES.update(
+    {
+        "agent_id": _agents("make_agent"),
+        "session_id": _agents("make_session"),
+        "task_id": _agents("make_task"),
+        "installation_id": _agents("make_installation"),
+    }
+)
+_A = f"{_T}/agents/<uuid:agent_id>"
+_S = f"{_T}/sessions/<uuid:session_id>"
+_K = f"{_T}/tasks/<uuid:task_id>"
+WRITE_BODIES.update(
+    {
+        f"{_T}/agents/": {"name": "harness-agent"},
+        f"{_A}/": {"description": "x"},
+        f"{_A}/pause": {"reason": "x"},
+        f"{_A}/resume": {"reason": "x"},
+        f"{_A}/status": {"status": "active"},
+        f"{_A}/share": {"user_id": HARNESS_USER, "permissions": ["view_agent"]},
+        f"{_A}/skills/": {"skill_id": HARNESS_SKILL},
+        f"{_T}/skill-installations/<uuid:installation_id>/": {"config": {"x": 1}},
+        f"{_T}/sessions/": {"agent_id": HARNESS_AGENT},
+        f"{_S}/spawn": {},
+        f"{_S}/usage": {
+            "model": "test-model",
+            "input_tokens": 1000,
+            "idempotency_key": "harness-session-usage",
+        },
+        f"{_S}/complete": {"result": {"ok": True}},
+        f"{_S}/fail": {"error": "x"},
+        f"{_S}/cancel": {"reason": "x"},
+        f"{_T}/tasks/": {"payload": {"x": 1}},
+        f"{_T}/tasks/claim": {"worker_id": "harness"},
+        f"{_K}/heartbeat": {"worker_id": "harness"},
+        f"{_K}/complete": {"worker_id": "harness"},
+        f"{_K}/fail": {"worker_id": "harness", "error": "x"},
+        f"{_K}/cancel": {"reason": "x"},
+        f"{_K}/retry": {},
+    }
+)
+ROUTE_PREPARATIONS.update(
+    {
+        f"{_T}/agents/*": _agents_harness,
+        f"{_T}/sessions/*": _agents_harness,
+        f"{_T}/tasks/*": _agents_harness,
+        f"{_T}/skill-installations/*": _agents_harness,
+        f"{_A}/resume": _state(agent="paused"),
+        f"{_K}/retry": _state(task="failed"),
+        f"{_T}/tasks/claim": _pending_task,
+    }
+)

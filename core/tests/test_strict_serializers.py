@@ -77,8 +77,10 @@ def test_strict_serializer__unknown_and_read_only_fields__refused_by_name():
         serializer.is_valid(raise_exception=True)
 
     assert raised.value.get_codes() == {"id": ["unknown_field"], "role": ["unknown_field"]}
-    assert str(raised.value.detail["role"][0]) == "Unknown field."
-    assert str(raised.value.detail["id"][0]) == "This field is read-only."
+    detail = raised.value.detail
+    assert isinstance(detail, dict)
+    assert [str(message) for message in detail["role"]] == ["Unknown field."]
+    assert [str(message) for message in detail["id"]] == ["This field is read-only."]
 
 
 def test_strict_serializer__known_fields__valid():
