@@ -205,6 +205,7 @@ class ApiKey(models.Model):
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
+        verbose_name = "API key"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "-created_at"], name="apikey_tenant_idx")]
         constraints = [
@@ -283,7 +284,7 @@ class EncryptedTOTPDevice(TOTPDevice):
 
     class Meta:
         proxy = True
-        verbose_name = "TOTP device"
+        verbose_name = "authenticator app"
 
     @property
     def bin_key(self) -> bytes:
