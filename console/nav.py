@@ -41,6 +41,7 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Invites", "console:invites", "invites:read"),
     Section("Roles", "console:roles", "roles:read"),
     Section("Teams", "console:teams", "teams:read"),
+    Section("Agents", "console:agents", "agents:read"),
     Section("API keys", "console:api_keys", "api_keys:read"),
     Section("Settings", "console:settings", "settings:read"),
     Section("Feature flags", "console:flags", "flags:read"),

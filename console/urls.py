@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("console.views.platform")),
     path("", include("console.views.people")),
     path("", include("console.views.configuration")),
+    path("", include("console.views.agents")),
 ]
