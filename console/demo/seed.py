@@ -21,9 +21,10 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.models import ApiKey, PlatformRole, User, UserSession
+from agents.models import Agent
 from audit.models import AuditLogEntry
 from billing.models import CreditTransaction, TransactionKind
-from console.demo import acme, globex, hoshi, logins, northwind, people
+from console.demo import acme, agents, globex, hoshi, logins, northwind, people
 from console.demo.hashing import demo_hashing
 from console.demo.scenario import DEMO_SLUGS, DemoScenario, Step
 from core.tenancy import platform_bypass
@@ -60,6 +61,7 @@ def demo_steps(s: DemoScenario) -> list[Step]:
         *acme.steps(s),
         *hoshi.steps(s),
         *globex.steps(s),
+        *agents.steps(s),
         ("Platform flags", partial(people.platform_flags, s)),
         ("Sign-ins and sessions", partial(people.sign_ins, s)),
         ("Failed sign-ins and a lockout", partial(people.lockout, s)),
@@ -148,6 +150,7 @@ def demo_counts() -> dict[str, int]:
             "setting versions": SettingVersion.objects.filter(tenant_id__in=tenant_ids).count(),
             "feature flags": FeatureFlag.objects.filter(tenant_id__in=tenant_ids).count(),
             "secrets": Secret.objects.filter(tenant_id__in=tenant_ids).count(),
+            "agents": Agent.objects.filter(tenant_id__in=tenant_ids).count(),
             "usage charges": kinds.get(TransactionKind.USAGE, 0),
             "ledger entries": sum(kinds.values()),
             "audit entries": AuditLogEntry.objects.filter(tenant_id__in=tenant_ids).count(),

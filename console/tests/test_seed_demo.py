@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts import services as accounts
 from accounts.models import ApiKey, EncryptedTOTPDevice, User, UserSession
+from agents.models import Agent, AgentSession, AgentTask, SkillInstallation
 from audit.models import AuditLogEntry
 from billing import selectors as billing_selectors
 from billing.models import CreditAccount, CreditTransaction, LowBalanceThreshold
@@ -136,6 +137,7 @@ def test_seed_demo__counts__each_kind_as_the_scenario_makes_it(seeded: Seeded) -
         "setting versions": 14,
         "feature flags": 8,
         "secrets": 6,
+        "agents": 8,
     }
     # Usage depends on the hour the seed runs (today holds what has happened so far).
     # Besides usage: each plan's opening grant (4), two grants, two top-ups, an adjustment, a refund.
@@ -144,6 +146,64 @@ def test_seed_demo__counts__each_kind_as_the_scenario_makes_it(seeded: Seeded) -
     # The members' 15 devices and the laptop Lena logged out of (the operator's is no member's).
     assert sessions == 16
     assert ", ".join(f"{n} {what}" for what, n in demo_counts().items()) in seeded.stdout
+
+
+@pytest.mark.django_db
+def test_seed_demo__agents__every_status_skills_session_trees_and_a_queue_in_every_state(
+    seeded: Seeded,
+) -> None:
+    with platform_bypass(reason="test", log=False):
+        statuses = {
+            slug: sorted(Agent.objects.filter(tenant__slug=slug).values_list("status", flat=True))
+            for slug in ("northwind-robotics", "hoshi-logistics")
+        }
+        from_templates = Agent.objects.filter(template__isnull=False).count()
+        installed = SkillInstallation.objects.count()
+        roots = AgentSession.objects.filter(parent__isnull=True)
+        trees = {
+            root.tenant.slug: sorted(
+                (s.depth, s.status) for s in AgentSession.objects.filter(root=root.pk).exclude(pk=root.pk)
+            )
+            for root in roots.filter(credit_budget__isnull=False).select_related("tenant")
+        }
+        budgets = list(
+            roots.filter(credit_budget__isnull=False).values_list("credit_budget", "tree_credits_charged")
+        )
+        sessions = list(AgentSession.objects.all())
+        ledger = dict(
+            CreditTransaction.objects.filter(agent_session_id__isnull=False)
+            .values_list("agent_session_id")
+            .annotate(t=Sum("amount"))
+            .values_list("agent_session_id", "t")
+        )
+        tasks = {
+            slug: sorted(AgentTask.objects.filter(tenant__slug=slug).values_list("status", flat=True))
+            for slug in ("northwind-robotics", "hoshi-logistics")
+        }
+        running = list(AgentTask.objects.filter(status="running"))
+
+    every = ["active", "error", "idle", "paused"]
+    assert statuses == {"northwind-robotics": every, "hoshi-logistics": every}
+    assert from_templates == 7  # Hoshi's route planner is made from scratch
+    assert installed == 9
+    expected_tree = [(1, "failed"), (1, "running"), (2, "completed")]
+    assert trees == {"northwind-robotics": expected_tree, "hoshi-logistics": expected_tree}
+    assert len(sessions) == 8
+    # Each session's credits are its ledger entries (charged through billing), and no budget burst.
+    assert set(ledger) == {session.pk for session in sessions}
+    for session in sessions:
+        assert session.credits_charged == -ledger[session.pk] > 0
+    assert len(budgets) == 2
+    for budget, charged in budgets:
+        assert budget is not None
+        assert 0 < charged <= budget
+    queue = ["cancelled", "completed", "failed", "pending", "pending", "running"]
+    assert tasks == {"northwind-robotics": queue, "hoshi-logistics": queue}
+    assert len(running) == 2
+    for task in running:
+        assert task.lease_expires_at is not None
+        assert task.lease_expires_at > timezone.now()
+        assert task.claimed_by.endswith("-worker-1")
 
 
 @pytest.mark.django_db
