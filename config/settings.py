@@ -522,10 +522,12 @@ CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "audit-archive-weekly": {"task": "audit.archive_old_entries", "schedule": 604800.0},
 }
-# --- Insights (insights/): yesterday's and today's analytics recomputed every 15 minutes; enum names
+# --- Insights (insights/): yesterday's and today's analytics recomputed every 15 minutes,
+# recommendations refreshed hourly; enum names
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "insights-rollup-daily-analytics": {"task": "insights.rollup_daily_analytics", "schedule": 900.0},
+    "insights-refresh-recommendations": {"task": "insights.refresh_recommendations", "schedule": 3600.0},
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set

@@ -283,12 +283,20 @@ def _harness_flag(tenant: Tenant) -> None:
     FeatureFlagFactory.create(id=HARNESS_FLAG, tenant=tenant)
 
 
-OBJECT_FACTORIES.update({"intervention_id": _insights("make_intervention")})
+OBJECT_FACTORIES.update(
+    {
+        "intervention_id": _insights("make_intervention"),
+        # An open revoke_api_key recommendation (a dormant admin's key): the owner may accept it.
+        "recommendation_id": _insights("make_recommendation"),
+    }
+)
 WRITE_BODIES.update(
     {
         # The owner disables a flag of its tenant (suspending and grants are platform staff's).
         f"{_T}/interventions": {"type": "disable_flag", "target_ids": [HARNESS_FLAG], "reason": "x"},
         f"{_T}/interventions/<uuid:intervention_id>/reverse": {"reason": "x"},
+        f"{_T}/recommendations/<uuid:recommendation_id>/accept": {"reason": "x"},
+        f"{_T}/recommendations/<uuid:recommendation_id>/dismiss": {"reason": "x"},
     }
 )
 ROUTE_PREPARATIONS.update({f"{_T}/interventions": _harness_flag})

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from insights.api import analytics, interventions, segments
+from insights.api import analytics, interventions, recommendations, segments
 
 T = "tenants/<uuid:tenant_id>/"
 D = T + "interventions/<uuid:intervention_id>"
+R = T + "recommendations/<uuid:recommendation_id>"
 
 urlpatterns = [
     path(T + "interventions", interventions.InterventionListCreateApi.as_view(), name="interventions"),
@@ -13,4 +14,8 @@ urlpatterns = [
     path(T + "analytics/daily", analytics.TenantDailyAnalyticsApi.as_view(), name="tenant-analytics-daily"),
     path(T + "segments", segments.SegmentListApi.as_view(), name="segments"),
     path(T + "segments/<slug:name>", segments.SegmentMembersApi.as_view(), name="segment"),
+    path(T + "recommendations", recommendations.RecommendationListApi.as_view(), name="recommendations"),
+    path(R, recommendations.RecommendationDetailApi.as_view(), name="recommendation"),
+    path(R + "/accept", recommendations.RecommendationAcceptApi.as_view(), name="recommendation-accept"),
+    path(R + "/dismiss", recommendations.RecommendationDismissApi.as_view(), name="recommendation-dismiss"),
 ]

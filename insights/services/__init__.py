@@ -3,13 +3,27 @@ roll-up. Import from here: `from insights import services`."""
 
 from insights.services.analytics import analytics_rollup, analytics_rollup_range, analytics_rollup_recent
 from insights.services.interventions import KINDS, Operator, intervention_create, intervention_reverse
+from insights.services.recommendations import (
+    RULES,
+    recommendation_accept,
+    recommendation_candidates,
+    recommendation_dismiss,
+    recommendations_refresh,
+    recommendations_refresh_all,
+)
 
 __all__ = [
     "KINDS",
+    "RULES",
     "Operator",
     "analytics_rollup",
     "analytics_rollup_range",
     "analytics_rollup_recent",
     "intervention_create",
     "intervention_reverse",
+    "recommendation_accept",
+    "recommendation_candidates",
+    "recommendation_dismiss",
+    "recommendations_refresh",
+    "recommendations_refresh_all",
 ]

@@ -1,4 +1,5 @@
-"""Insights test data: an applied intervention (through the service), daily analytics rows."""
+"""Insights test data: an applied intervention (through the service), an open recommendation
+(through the refresh), daily analytics rows."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 
 import factory
 
-from accounts.tests.factories import UserFactory
+from accounts.models import User
+from accounts.tests.factories import ApiKeyFactory, UserFactory
 from core.tenancy import tenant_context
 from insights import services
-from insights.models import DailyAnalytics, Intervention
-from tenants.tests.factories import BypassFactory, FeatureFlagFactory
+from insights.models import DailyAnalytics, Intervention, Recommendation
+from tenants.tests.factories import BypassFactory, FeatureFlagFactory, member
 
 
 def make_intervention(tenant: Any, *, flag_id: Any = None) -> uuid.UUID:
@@ -29,6 +31,24 @@ def make_intervention(tenant: Any, *, flag_id: Any = None) -> uuid.UUID:
             reason="test",
         )
     return intervention.pk
+
+
+def dormant_key(tenant: Any, *, days: int = 60) -> Any:
+    """A live API key created by a member who has not been seen for `days` days."""
+    user = member(tenant, "admin", joined_at=datetime.now(UTC) - timedelta(days=days + 10))
+    User.objects.filter(pk=user.pk).update(
+        last_seen_at=datetime.now(UTC) - timedelta(days=days), last_login=None
+    )
+    return ApiKeyFactory.create(tenant=tenant, created_by=user)
+
+
+def make_recommendation(tenant: Any) -> uuid.UUID:
+    """An open revoke_api_key recommendation (a dormant admin's key), made by the refresh."""
+    key = dormant_key(tenant)
+    with tenant_context(tenant):
+        services.recommendations_refresh(tenant=tenant)
+        pk: uuid.UUID = Recommendation.objects.get(target_id=str(key.pk), status="open").pk
+    return pk
 
 
 class DailyAnalyticsFactory(BypassFactory, factory.django.DjangoModelFactory[DailyAnalytics]):
