@@ -221,7 +221,8 @@ class AgentSkillListApi(AgentApiMixin, TenantScopedApi):
     @extend_schema(responses=InstallationOutput(many=True), operation_id="agent_skills_list")
     def get(self, request: Request, tenant_id: Any, agent_id: Any) -> Response:
         agent = self._agent(agent_id)
-        return Response(InstallationOutput(selectors.installation_list(agent=agent), many=True).data)
+        # Paginated as every tenant list is (the schema says so for a list with this base).
+        return self.paginated(selectors.installation_list(agent=agent), InstallationOutput)
 
     @extend_schema(
         request=SkillInstallInput, responses={201: InstallationOutput}, operation_id="agent_skill_install"

@@ -71,7 +71,7 @@ class CookbookListApi(BaseApi):
         qs = selectors.cookbook_list(published_only=not _staff(request))
         template = request.query_params.get("template")
         if template:
-            qs = qs.filter(template_id=_uuid_or_404(template))
+            qs = qs.filter(template_id=_filter_id(template, "template"))
         return Response(CookbookOutput(qs, many=True).data)
 
 
@@ -85,7 +85,7 @@ class RecipeListApi(BaseApi):
         qs = selectors.recipe_list(published_only=not _staff(request))
         cookbook = request.query_params.get("cookbook")
         if cookbook:
-            qs = qs.filter(cookbook_id=_uuid_or_404(cookbook))
+            qs = qs.filter(cookbook_id=_filter_id(cookbook, "cookbook"))
         return Response(RecipeOutput(qs, many=True).data)
 
 
@@ -122,11 +122,12 @@ class SkillRateApi(BaseApi):
         return Response(SkillOutput(skill).data)
 
 
-def _uuid_or_404(value: str) -> Any:
+def _filter_id(value: str, name: str) -> Any:
+    """A query parameter that names a row by id: not an id at all is a 400 naming it."""
     try:
         return uuid.UUID(value)
     except ValueError as exc:
-        raise NotFound() from exc
+        raise serializers.ValidationError({name: ["Not a valid id."]}, code="invalid") from exc
 
 
 # --- Platform staff: writes --------------------------------------------------------------------

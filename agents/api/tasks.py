@@ -113,6 +113,8 @@ class TaskClaimApi(TaskMixin, TenantScopedApi):
     exactly one worker, platform-admin work first, then by priority, then oldest."""
 
     permission_map = {"POST": "tasks:write"}
+    # The claimed tasks are the answer, all of them (at most `limit`): a bare array, not a page.
+    pagination_class = None
 
     @extend_schema(request=TaskClaimInput, responses=TaskOutput(many=True), operation_id="tasks_claim")
     def post(self, request: Request, tenant_id: Any) -> Response:

@@ -16,6 +16,7 @@ from audit.services import audit_record
 from audit.tests import factories as audit_factories
 from billing.tests import factories as billing_factories
 from core.tenancy import current_tenant_id, platform_bypass, tenant_context
+from insights.tests import factories as insights_factories
 from tenants.models import Team
 from tenants.tests.factories import (
     FeatureFlagFactory,
@@ -61,6 +62,9 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "agents_skillinstallation": agents_factories.make_installation,
     "agents_agentsession": agents_factories.make_session,
     "agents_agenttask": agents_factories.make_task,
+    "insights_intervention": insights_factories.make_intervention,
+    "insights_recommendation": insights_factories.make_recommendation,
+    "insights_dailyanalytics": lambda t: insights_factories.DailyAnalyticsFactory.create(tenant=t),
 }
 
 

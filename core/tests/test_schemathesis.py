@@ -48,8 +48,10 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from accounts.services import auth
 from accounts.tests.factories import ApiKeyFactory, UserFactory
+from agents.tests import factories as agents
 from billing.tests import factories as billing
 from core.api import PLATFORM_ADMIN, PLATFORM_STAFF
+from insights.tests import factories as insights
 from tenants.models import Tenant
 from tenants.tests.factories import (
     FeatureFlagFactory,
@@ -95,8 +97,19 @@ def _demo_tenant() -> dict[str, str]:
     tokens = auth.session_start(user=owner, request=None, device_name="schemathesis", mfa_verified=False)
     admin = UserFactory.create(platform_admin=True)
     staff = auth.session_start(user=admin, request=None, device_name="schemathesis", mfa_verified=True)
+    agent = agents.AgentFactory.create(tenant=tenant)
+    installation = agents.InstallationFactory.create(agent=agent)
     ids: dict[str, Any] = {
         "tenant_id": tenant.pk,
+        "agent_id": agent.pk,
+        "installation_id": installation.pk,
+        "skill_id": installation.skill_id,
+        "template_id": agents.TemplateFactory.create().pk,
+        "cookbook_id": agents.CookbookFactory.create().pk,
+        "task_id": agents.TaskFactory.create(agent=agent).pk,
+        "intervention_id": insights.make_intervention(tenant),
+        "recommendation_id": insights.make_recommendation(tenant),
+        "name": "dormant_members",  # a segment's name (insights/segments.py)
         "team_id": other.team_id,
         "membership_id": other.pk,
         "user_id": other.user_id,

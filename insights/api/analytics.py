@@ -61,7 +61,10 @@ class DailyAnalyticsOutput(serializers.ModelSerializer[DailyAnalytics]):
 class _DailyRange(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         end = attrs.get("to") or datetime.now(UTC).date()
-        start = attrs.get("from") or end - timedelta(days=DEFAULT_DAYS - 1)
+        try:
+            start = attrs.get("from") or end - timedelta(days=DEFAULT_DAYS - 1)
+        except OverflowError:  # `to` in the first days of year 1: no default range before it
+            raise serializers.ValidationError({"to": ["Too early a date."]}, code="invalid_range") from None
         if end < start:
             raise serializers.ValidationError({"to": ["Before `from`."]}, code="invalid_range")
         if (end - start).days + 1 > MAX_DAYS:
