@@ -3,12 +3,15 @@ section of their tenant, the platform admin each platform page; none fails, each
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.test.utils import override_settings
 from django.urls import reverse
 
@@ -19,6 +22,14 @@ def _logins(path: Path) -> dict[str, str]:
     """E-mail → password, from the logins file's "People" section."""
     section = path.read_text().split("\nPeople\n", 1)[1].split("\n\n", 1)[0]
     return {line.split()[0]: line.split()[1] for line in section.splitlines() if line.startswith("  ")}
+
+
+def _plans_and_prices() -> None:
+    """The plans and prices billing's data migration seeds: an earlier transactional test's flush
+    removed them (the system roles come back through the `system_roles` fixture)."""
+    seed = importlib.import_module("billing.migrations.0002_seed_plans_prices_accounts")
+    with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+        seed.seed(apps, editor)
 
 
 def _visit_all(person: Any, links: list[str], shot_prefix: str) -> list[str]:
@@ -38,6 +49,7 @@ def _visit_all(person: Any, links: list[str], shot_prefix: str) -> list[str]:
 def test_demo_pages__owner_and_platform_admin__every_section_opens_with_data(
     people: Any, tmp_path: Path
 ) -> None:
+    _plans_and_prices()
     with override_settings(DATA_DIR=tmp_path):
         call_command("seed_demo", quiet=True)
     logins = _logins(tmp_path / "demo-logins.txt")
