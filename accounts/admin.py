@@ -25,7 +25,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from accounts import permissions as registry
 from accounts import services
-from accounts.models import ApiKey, EncryptedTOTPDevice, User, UserSession
+from accounts.models import ApiKey, BackupCodes, EncryptedTOTPDevice, User, UserSession
 from accounts.services.users import ADMIN_EDITABLE_FIELDS, user_save_from_admin
 from audit.admin import AuditHistoryMixin
 from core.admin_actions import form_action
@@ -127,7 +127,7 @@ class TOTPDeviceAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
 
-@admin.register(StaticDevice)
+@admin.register(BackupCodes)
 class BackupCodesAdmin(ReadOnlyAdmin):
     """Who has backup codes left, and how many. The codes are stored as keyed hashes; they are
     shown once, to their owner, when two-factor authentication is turned on."""

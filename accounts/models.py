@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import ScopedManager
 
@@ -302,3 +303,13 @@ class EncryptedTOTPDevice(TOTPDevice):
         except crypto.DecryptionError as exc:
             logger.error("totp.seed_unreadable", device_id=self.pk, user_id=str(self.user_id), error=str(exc))
             return False
+
+
+class BackupCodes(StaticDevice):
+    """django-otp's static device, which holds a user's backup codes, under a name people read
+    (the back office lists it as "Backup codes", not "Static devices")."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "backup codes"
+        verbose_name_plural = "backup codes"

@@ -115,10 +115,10 @@ def test_api_key_changelist__more_keys__same_query_count(client, staff):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", ["apikey", "usersession", "staticdevice", "accessattempt", "accesslog"])
+@pytest.mark.parametrize("page", ["apikey", "usersession", "backupcodes", "accessattempt", "accesslog"])
 def test_new_pages__staff__load(client, staff, page):
     client.force_login(staff)
-    app = "otp_static" if page == "staticdevice" else "axes" if page.startswith("access") else "accounts"
+    app = "axes" if page.startswith("access") else "accounts"
 
     assert client.get(f"/admin/{app}/{page}/").status_code == 200
 
@@ -130,6 +130,7 @@ def test_index__app_names__human(client, staff):
     html = client.get("/admin/").content.decode()
 
     assert "Backup codes" in html
+    assert "Static devices" not in html
     assert "Sign-in lockouts" in html
     assert "Otp_Static" not in html
     assert ">Axes<" not in html
