@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.tests.factories import UserFactory
+from tenants.tests.factories import TenantFactory, member
+
 
 @pytest.fixture
 def api_client() -> APIClient:
@@ -38,3 +41,41 @@ def _flush_past_insert_only_triggers() -> None:
             original(self, **options)
 
     flush.Command.handle = handle  # type: ignore[method-assign]  # test-only teardown hook
+
+
+# --- The people and tenants most API tests start from (an app's conftest may define its own).
+
+
+@pytest.fixture
+def tenant(db: Any) -> Any:
+    return TenantFactory.create()
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Any:
+    return TenantFactory.create()
+
+
+@pytest.fixture
+def owner(tenant: Any) -> Any:
+    return member(tenant, "owner")
+
+
+@pytest.fixture
+def platform_admin(db: Any) -> Any:
+    return UserFactory.create(platform_admin=True)
+
+
+@pytest.fixture
+def platform_operator(db: Any) -> Any:
+    return UserFactory.create(platform_operator=True)
+
+
+@pytest.fixture
+def as_user():
+    def make(user: Any) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make

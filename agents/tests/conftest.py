@@ -4,12 +4,10 @@ import uuid
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
-from accounts.tests.factories import UserFactory
 from billing.tests.factories import create_test_price, fund, make_subscription
 from billing.tests.test_concurrency import reseed
-from tenants.tests.factories import TeamFactory, TenantFactory, member
+from tenants.tests.factories import TeamFactory, member
 
 
 @pytest.fixture(autouse=True)
@@ -38,16 +36,6 @@ def price(db: Any) -> Any:
 
 
 @pytest.fixture
-def tenant(db: Any) -> Any:
-    return TenantFactory.create()
-
-
-@pytest.fixture
-def other_tenant(db: Any) -> Any:
-    return TenantFactory.create()
-
-
-@pytest.fixture
 def funded(tenant: Any, price: Any) -> Any:
     """The tenant with a subscription and 1,000 credits, and the test model priced."""
     make_subscription(tenant)
@@ -58,11 +46,6 @@ def funded(tenant: Any, price: Any) -> Any:
 @pytest.fixture
 def team(tenant: Any) -> Any:
     return TeamFactory.create(tenant=tenant)
-
-
-@pytest.fixture
-def owner(tenant: Any) -> Any:
-    return member(tenant, "owner")
 
 
 @pytest.fixture
@@ -79,23 +62,3 @@ def viewer(tenant: Any) -> Any:
 def teammate(tenant: Any, team: Any) -> Any:
     """A plain member of `team`."""
     return member(tenant, "member", team=team)
-
-
-@pytest.fixture
-def platform_admin(db: Any) -> Any:
-    return UserFactory.create(platform_admin=True)
-
-
-@pytest.fixture
-def platform_operator(db: Any) -> Any:
-    return UserFactory.create(platform_operator=True)
-
-
-@pytest.fixture
-def as_user():
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make

@@ -4,11 +4,8 @@ import uuid
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
-from accounts.tests.factories import UserFactory
 from billing.tests.factories import create_test_price
-from tenants.tests.factories import TenantFactory, member
 
 
 @pytest.fixture(autouse=True)
@@ -25,38 +22,3 @@ def _private_cache(settings: Any) -> None:
 @pytest.fixture
 def price(db: Any) -> Any:
     return create_test_price()
-
-
-@pytest.fixture
-def tenant(db: Any) -> Any:
-    return TenantFactory.create()
-
-
-@pytest.fixture
-def other_tenant(db: Any) -> Any:
-    return TenantFactory.create()
-
-
-@pytest.fixture
-def owner(tenant: Any) -> Any:
-    return member(tenant, "owner")
-
-
-@pytest.fixture
-def platform_admin(db: Any) -> Any:
-    return UserFactory.create(platform_admin=True)
-
-
-@pytest.fixture
-def platform_operator(db: Any) -> Any:
-    return UserFactory.create(platform_operator=True)
-
-
-@pytest.fixture
-def as_user():
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make

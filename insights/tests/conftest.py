@@ -4,10 +4,8 @@ import uuid
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
-from tenants.tests.factories import TenantFactory, member
 
 
 @pytest.fixture(autouse=True)
@@ -21,33 +19,8 @@ def _private_cache(settings: Any) -> None:
 
 
 @pytest.fixture
-def tenant(db: Any) -> Any:
-    return TenantFactory.create()
-
-
-@pytest.fixture
-def other_tenant(db: Any) -> Any:
-    return TenantFactory.create()
-
-
-@pytest.fixture
-def owner(tenant: Any) -> Any:
-    return member(tenant, "owner")
-
-
-@pytest.fixture
 def operator(db: Any) -> Any:
     return UserFactory.create(platform_operator=True)
-
-
-@pytest.fixture
-def as_user():
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
 
 
 @pytest.fixture
