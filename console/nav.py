@@ -42,21 +42,12 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Roles", "console:roles", "roles:read"),
     Section("Teams", "console:teams", "teams:read"),
     Section("Agents", "console:agents", "agents:read"),
-    Section("Sessions", "console:sessions", "sessions:read"),
-    Section("Tasks", "console:tasks", "tasks:read"),
-    Section("Skills", "console:skills", "skills:read"),
-    Section("Templates", "console:templates", "agents:read"),
     Section("API keys", "console:api_keys", "api_keys:read"),
     Section("Settings", "console:settings", "settings:read"),
     Section("Feature flags", "console:flags", "flags:read"),
     Section("Secrets", "console:secrets", "secrets:read"),
     Section("Credits", "console:credits", "credits:read"),
     Section("Audit log", "console:audit", "audit:read"),
-    Section("Analytics", "console:analytics", "analytics:read"),
-    Section("Graph", "console:graph", "interventions:admin"),
-    Section("Segments", "console:segments", "interventions:admin"),
-    Section("Recommendations", "console:recommendations", "interventions:admin"),
-    Section("Interventions", "console:interventions", "interventions:admin"),
 )
 
 PLATFORM_SECTIONS: tuple[Section, ...] = (
@@ -64,9 +55,6 @@ PLATFORM_SECTIONS: tuple[Section, ...] = (
     Section("Tenants", "console:platform_tenants", PLATFORM_STAFF),
     Section("Users", "console:platform_users", PLATFORM_STAFF),
     Section("Credits", "console:platform_credits", PLATFORM_STAFF),
-    Section("Analytics", "console:platform_analytics", PLATFORM_STAFF),
-    Section("Catalogue", "console:platform_catalogue", PLATFORM_STAFF),
-    Section("Live connections", "console:platform_connections", PLATFORM_STAFF),
 )
 
 ACCOUNT_SECTIONS: tuple[Section, ...] = (
