@@ -17,6 +17,7 @@ from guardian.models import UserObjectPermission
 from agents.models import (
     OPEN_SESSION_STATUSES,
     Agent,
+    AgentChannel,
     AgentSession,
     AgentTask,
     AgentTemplate,
@@ -147,6 +148,11 @@ def installation_get(
         .select_related("skill")
         .first()
     )
+
+
+def channel_list(*, agent: Agent) -> QuerySet[AgentChannel]:
+    """An agent's channels, by type."""
+    return AgentChannel.objects.filter(tenant=agent.tenant_id, agent=agent).order_by("type", "id")
 
 
 # --- Sessions ----------------------------------------------------------------------------------
