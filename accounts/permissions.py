@@ -74,6 +74,8 @@ REGISTRY: tuple[Permission, ...] = (
     Permission("tasks:write", "Enqueue, claim, heartbeat and complete tasks (agent runtimes)."),
     Permission("skills:read", "See the skill marketplace and installations."),
     Permission("skills:write", "Install and configure skills on agents."),
+    Permission("alerts:read", "See the tenant's alerts (low balance, unhealthy containers) and their state."),
+    Permission("alerts:write", "Acknowledge and resolve alerts."),
     # insights (issue 14): interventions and recommendations act on the tenant; segments name people.
     Permission("analytics:read", "See the tenant's daily analytics."),
     Permission(

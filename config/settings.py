@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "tenants",
+    "alerts",
     "billing",
     "agents",
     "insights",

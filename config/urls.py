@@ -10,6 +10,7 @@ api_v1: list = [
     path("", include("tenants.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("accounts.api.urls")),
+    path("", include("alerts.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("agents.api.urls")),
     path("", include("insights.api.urls")),

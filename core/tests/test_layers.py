@@ -39,6 +39,7 @@ def test_layers__order__the_one_docs_architecture_names():
         "insights",
         "agents",
         "billing",
+        "alerts",
         "tenants",
         "accounts",
         "audit",
