@@ -74,6 +74,8 @@ class StaffLoginForm(AuthenticationForm):
                 ),
                 code="not_staff",
             )
+        if getattr(user, "locked_at", None) is not None:
+            raise forms.ValidationError("This account is locked by the platform's operators.", code="locked")
         super().confirm_login_allowed(user)
 
 

@@ -24,6 +24,10 @@ class InterventionType(models.TextChoices):
     GRANT_CREDITS = "grant_credits", "Grant credits"
     REVOKE_API_KEY = "revoke_api_key", "Revoke API key"
     DISABLE_FLAG = "disable_flag", "Disable feature flag"
+    PAUSE_AGENT = "pause_agent", "Pause agent"
+    RESUME_AGENT = "resume_agent", "Resume agent"
+    LOCK_USER = "lock_user", "Lock user"
+    UNLOCK_USER = "unlock_user", "Unlock user"
 
 
 class InterventionScope(models.TextChoices):
@@ -156,3 +160,115 @@ class DailyAnalytics(BaseModel):
     def margin_usd(self) -> Decimal:
         """Credits charged minus what the providers cost (a credit is priced in US dollars)."""
         return self.credits_charged - self.provider_cost_usd
+
+
+# --- The participant graph (insights.services.graph keeps it in step) --------------------------
+
+
+class ParticipantKind(models.TextChoices):
+    MEMBER = "member", "Member"
+    INVITEE = "invitee", "Invitee"
+    AGENT = "agent", "Agent"
+
+
+class ParticipantOrigin(models.TextChoices):
+    INVITED = "invited", "Invited"
+    SIGNUP = "signup", "Sign-up"
+    IMPORT = "import", "Import"
+    AGENT = "agent", "Agent"
+
+
+class LifecycleStage(models.TextChoices):
+    INVITED = "invited", "Invited"
+    ONBOARDING = "onboarding", "Onboarding"
+    ACTIVE = "active", "Active"
+    DORMANT = "dormant", "Dormant"
+    CHURNED = "churned", "Churned"
+
+
+class Participant(TenantScopedModel):
+    """Anyone acting in a tenant: a member (user), an invitee not yet in (e-mail only) or an
+    agent. Written only by `insights.services.graph`, from memberships, invites and agents; the
+    lifecycle stage follows the rules documented there (`lifecycle_stage`)."""
+
+    kind = models.CharField(max_length=8, choices=ParticipantKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    email = models.EmailField(blank=True)
+    display_name = models.CharField(max_length=255)
+    role = models.CharField(max_length=64, blank=True)
+    team_id = models.UUIDField(null=True, blank=True)
+    origin = models.CharField(max_length=8, choices=ParticipantOrigin.choices)
+    lifecycle_stage = models.CharField(max_length=12, choices=LifecycleStage.choices)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "id"], name="participant_tenant_id_unique"),
+            models.UniqueConstraint(
+                fields=["tenant", "user"], condition=Q(user__isnull=False), name="participant_one_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "agent"], condition=Q(agent__isnull=False), name="participant_one_per_agent"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=Q(kind="invitee"),
+                name="participant_one_per_invitee",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ParticipantKind.values), name="participant_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "lifecycle_stage"], name="participant_stage_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class RelationshipType(models.TextChoices):
+    INVITED = "invited", "Invited"
+    MANAGES = "manages", "Manages"
+    ASSISTS = "assists", "Assists"
+    SPAWNED = "spawned", "Spawned"
+    COLLABORATES = "collaborates", "Collaborates"
+
+
+class RelationshipSource(models.TextChoices):
+    SYSTEM = "system", "System"
+    INFERRED = "inferred", "Inferred"
+    MANUAL = "manual", "Manual"
+
+
+class Relationship(TenantScopedModel):
+    """A directed edge of the tenant's graph (`collaborates` is symmetric: stored once)."""
+
+    from_participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="edges_out")
+    to_participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="edges_in")
+    type = models.CharField(max_length=16, choices=RelationshipType.choices)
+    source = models.CharField(max_length=8, choices=RelationshipSource.choices)
+    confidence_score = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal(1))
+
+    class Meta:
+        ordering = ["type", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "from_participant", "to_participant", "type"], name="relationship_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_score__gte=0, confidence_score__lte=1),
+                name="relationship_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_participant=models.F("to_participant")), name="relationship_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_participant_id} {self.type} {self.to_participant_id}"

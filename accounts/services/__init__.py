@@ -10,6 +10,7 @@ from accounts.services.api_keys import api_key_create, api_key_revoke
 from accounts.services.auth import (
     IssuedTokens,
     LoginOutcome,
+    account_lock,
     account_unlock,
     login,
     login_mfa_enroll,
@@ -33,6 +34,7 @@ from accounts.services.users import user_bootstrap_platform_admin, user_create, 
 __all__ = [
     "IssuedTokens",
     "LoginOutcome",
+    "account_lock",
     "account_unlock",
     "api_key_create",
     "api_key_revoke",

@@ -39,7 +39,7 @@ from accounts.services.mfa import (
 from audit.models import Severity
 from audit.services import audit_record
 from core.context import client_ip
-from core.errors import DomainError, RetryLater
+from core.errors import Conflict, DomainError, RetryLater
 
 # A rotated token seen again within this many seconds is a client retry, not theft.
 REFRESH_RETRY_GRACE = timedelta(seconds=10)
@@ -54,6 +54,14 @@ class AuthenticationError(DomainError):
 class AccountLocked(RetryLater):
     code = "account_locked"
     default_detail = "Too many failed logins: this account is locked for a while."
+
+
+class AccountLockedByOperator(DomainError):
+    """The account is locked by platform staff (account_lock) until they unlock it."""
+
+    status_code = 403
+    code = "account_locked_by_operator"
+    default_detail = "This account is locked by the platform's operators. Contact support."
 
 
 @dataclass(frozen=True)
@@ -250,11 +258,25 @@ def password_check(
         else:
             user = authenticate(request, email=email, password=password)
             locked = bool(getattr(request, "axes_locked_out", False))
-            if user is not None and not locked:
+            if user is not None and not locked and user.locked_at is not None:
+                # Only a right password learns of the operator's lock.
+                audit_record(
+                    action="auth.login_blocked",
+                    severity=Severity.WARNING,
+                    target=user,
+                    details={"email": email, "operator_lock": True},
+                    system=True,
+                )
+                refusal = AccountLockedByOperator()
+            elif user is not None and not locked:
                 return user
-            audit_record(
-                action="auth.login_failed", severity=Severity.WARNING, details={"email": email}, system=True
-            )
+            else:
+                audit_record(
+                    action="auth.login_failed",
+                    severity=Severity.WARNING,
+                    details={"email": email},
+                    system=True,
+                )
             if locked:
                 audit_record(
                     action="auth.account_locked",
@@ -279,12 +301,42 @@ def axes_lockout_response(request: HttpRequest, original_response: Any, credenti
     return HttpResponse("Too many failed logins: this account is locked for a while.", status=429)
 
 
+def account_lock(*, user: User, actor: User | None, reason: str) -> User:
+    """Platform staff lock an account until they unlock it (account_unlock): the login refuses
+    it (403 account_locked_by_operator) and every live session of it ends now."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.locked_at is not None:
+            raise Conflict("This account is already locked.", code="already_locked")
+        user.locked_at = timezone.now()
+        user.locked_reason = reason.strip()[:500]
+        user.save(update_fields=["locked_at", "locked_reason", "updated_at"])
+        ended = UserSession.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=user.locked_at, revoke_reason="account_locked"
+        )
+        audit_record(
+            action="auth.account_locked_by_operator",
+            target=user,
+            severity=Severity.CRITICAL,
+            details={"reason": user.locked_reason, "sessions_ended": ended},
+            actor=actor,
+        )
+    return user
+
+
 def account_unlock(*, user: User, actor: User, reason: str = "") -> int:
     """Platform staff lift a lockout now (else it ends after the cool-off): every address's
-    lock and the account's backoff. `reason`, when given, is kept in the audit entry."""
+    lock, the account's backoff and an operator's lock (account_lock). `reason`, when given, is
+    kept in the audit entry."""
     with transaction.atomic():
         count = lockout.failures_forget(email=user.email)
         details: dict[str, Any] = {"attempts_cleared": count}
+        lifted = User.objects.filter(pk=user.pk, locked_at__isnull=False).update(
+            locked_at=None, locked_reason="", updated_at=timezone.now()
+        )
+        if lifted:
+            user.locked_at, user.locked_reason = None, ""
+            details["operator_lock_lifted"] = True
         if reason.strip():
             details["reason"] = reason.strip()
         audit_record(

@@ -20,6 +20,9 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.services.api_keys import api_key_revoke
+from accounts.services.auth import account_lock, account_unlock
+from agents.models import Agent, AgentStatus
+from agents.services.agents import agent_pause, agent_resume
 from audit.models import Severity
 from audit.services import audit_record
 from billing import services as billing
@@ -29,7 +32,7 @@ from billing.services.common import fmt, parse_amount
 from core.access import TenantAccess
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDeniedError
 from insights.models import Intervention, InterventionScope, InterventionType, Recommendation
-from tenants.models import FeatureFlag, Tenant
+from tenants.models import FeatureFlag, Membership, Tenant
 from tenants.services.flags import flag_update
 from tenants.services.tenants import tenant_reactivate, tenant_suspend
 
@@ -193,6 +196,77 @@ def _enable(step: Step, target_id: str, previous: State) -> None:
     flag_update(flag=flag, actor=step.operator.user, data={"enabled": previous["enabled"]})
 
 
+def _agents_read(tenant: Tenant, ids: list[str]) -> dict[str, State]:
+    rows = Agent.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", "status")
+    found = {str(pk): {"status": status} for pk, status in rows}
+    if len(found) != len(ids):
+        raise NotFound()
+    return found
+
+
+def _agent(step: Step, target_id: str) -> Agent:
+    return Agent.objects.get(tenant=step.tenant, pk=target_id)
+
+
+def _pause(step: Step, target_id: str) -> State:
+    return {
+        "status": agent_pause(
+            agent=_agent(step, target_id), actor=step.operator.user, reason=step.reason
+        ).status
+    }
+
+
+def _resume(step: Step, target_id: str) -> State:
+    agent = _agent(step, target_id)
+    if agent.status != AgentStatus.PAUSED:
+        raise Conflict(f"The agent {agent.name} is not paused.", code="not_paused")
+    return {"status": agent_resume(agent=agent, actor=step.operator.user, reason=step.reason).status}
+
+
+def _unpause(step: Step, target_id: str, previous: State) -> None:
+    # A paused agent can only resume to idle (agents' status machine); it becomes active again
+    # when it next works, so an `active` previous state comes back as `idle`.
+    agent_resume(agent=_agent(step, target_id), actor=step.operator.user, reason=step.reason)
+
+
+def _repause(step: Step, target_id: str, previous: State) -> None:
+    agent_pause(agent=_agent(step, target_id), actor=step.operator.user, reason=step.reason)
+
+
+def _users_read(tenant: Tenant, ids: list[str]) -> dict[str, State]:
+    # Only the tenant's own members: an operator acting on one tenant names its people.
+    rows = (
+        Membership.objects.filter(tenant=tenant, user_id__in=ids)
+        .values_list("user_id", "user__locked_at")
+        .distinct()
+    )
+    found = {str(pk): {"locked": locked_at is not None} for pk, locked_at in rows}
+    if len(found) != len(ids):
+        raise NotFound()
+    return found
+
+
+def _lock(step: Step, target_id: str) -> State:
+    account_lock(user=User.objects.get(pk=target_id), actor=step.operator.user, reason=step.reason)
+    return {"locked": True}
+
+
+def _unlock(step: Step, target_id: str) -> State:
+    user = User.objects.get(pk=target_id)
+    if user.locked_at is None:
+        raise Conflict(f"The account {user.email} is not locked.", code="not_locked")
+    account_unlock(user=user, actor=step.operator.user, reason=step.reason)
+    return {"locked": False}
+
+
+def _relock(step: Step, target_id: str, previous: State) -> None:
+    _lock(step, target_id)
+
+
+def _reunlock(step: Step, target_id: str, previous: State) -> None:
+    account_unlock(user=User.objects.get(pk=target_id), actor=step.operator.user, reason=step.reason)
+
+
 KINDS: dict[str, Kind] = {
     InterventionType.SUSPEND_TENANT: Kind("tenants.tenant", True, "", _own_tenant, _suspend, _unsuspend),
     InterventionType.REACTIVATE_TENANT: Kind(
@@ -207,9 +281,14 @@ KINDS: dict[str, Kind] = {
     InterventionType.DISABLE_FLAG: Kind(
         "tenants.featureflag", False, "flags:write", _flags_read, _disable, _enable
     ),
+    InterventionType.PAUSE_AGENT: Kind("agents.agent", False, "agents:admin", _agents_read, _pause, _unpause),
+    InterventionType.RESUME_AGENT: Kind(
+        "agents.agent", False, "agents:admin", _agents_read, _resume, _repause
+    ),
+    # A lock keeps the person out of every tenant they belong to, so only platform staff lock.
+    InterventionType.LOCK_USER: Kind("accounts.user", True, "", _users_read, _lock, _reunlock),
+    InterventionType.UNLOCK_USER: Kind("accounts.user", True, "", _users_read, _unlock, _relock),
 }
-# pause_agent / resume_agent come with agents' pause and resume services; lock_user / unlock_user
-# with an accounts service that locks an account (accounts has only the lockout's unlock).
 
 
 def _check_may(kind: Kind, operator: Operator, type_: str) -> None:
@@ -267,7 +346,8 @@ def intervention_create(
         raise InvalidInput("Unknown intervention type.", errors={"type": [f"One of {', '.join(KINDS)}."]})
     _check_may(kind, operator, type)
     reason = _clean_reason(reason)
-    ids = _clean_ids(target_ids if target_ids else ([str(tenant.pk)] if kind.staff_only else []))
+    own = kind.target_type in ("tenants.tenant", "billing.creditaccount")
+    ids = _clean_ids(target_ids if target_ids else ([str(tenant.pk)] if own else []))
     clean_params = kind.params(params or {})
     previous = kind.read(tenant, ids)
     intervention = Intervention(
