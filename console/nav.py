@@ -48,6 +48,10 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Secrets", "console:secrets", "secrets:read"),
     Section("Credits", "console:credits", "credits:read"),
     Section("Audit log", "console:audit", "audit:read"),
+    Section("Analytics", "console:analytics", "analytics:read"),
+    Section("Segments", "console:segments", "interventions:admin"),
+    Section("Recommendations", "console:recommendations", "interventions:admin"),
+    Section("Interventions", "console:interventions", "interventions:admin"),
 )
 
 PLATFORM_SECTIONS: tuple[Section, ...] = (
@@ -55,6 +59,7 @@ PLATFORM_SECTIONS: tuple[Section, ...] = (
     Section("Tenants", "console:platform_tenants", PLATFORM_STAFF),
     Section("Users", "console:platform_users", PLATFORM_STAFF),
     Section("Credits", "console:platform_credits", PLATFORM_STAFF),
+    Section("Analytics", "console:platform_analytics", PLATFORM_STAFF),
 )
 
 ACCOUNT_SECTIONS: tuple[Section, ...] = (

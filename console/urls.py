@@ -22,4 +22,8 @@ urlpatterns = [
     path("", include("console.views.people")),
     path("", include("console.views.configuration")),
     path("", include("console.views.agents")),
+    path("", include("console.views.analytics")),
+    path("", include("console.views.segments")),
+    path("", include("console.views.recommendations")),
+    path("", include("console.views.interventions")),
 ]
