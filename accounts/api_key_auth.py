@@ -17,7 +17,6 @@ import hmac
 import ipaddress
 from typing import Any
 
-from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 from rest_framework.request import Request
@@ -25,6 +24,7 @@ from rest_framework.request import Request
 from accounts import hooks
 from accounts.models import ApiKey
 from accounts.selectors import api_key_for_authentication
+from core import clock
 from core.access import Standing, remember_standing, tenant_route
 from core.context import client_ip
 from core.gates import once_per
@@ -108,7 +108,7 @@ def _touch(api_key: ApiKey, ip: str | None) -> None:
     if not once_per(f"qm:apikey-used:{api_key.pk}", LAST_USED_EVERY_SECONDS):
         return
     address = _parse_ip(ip)
-    api_key.last_used_at, api_key.last_used_ip = timezone.now(), str(address) if address else None
+    api_key.last_used_at, api_key.last_used_ip = clock.now(), str(address) if address else None
     # Not ApiKey.save(): no read-modify-write race with a concurrent revocation. The function
     # (accounts migration 0006) writes under the bypass, as the lookup reads, in one round trip.
     with prepared_cursor() as cursor:

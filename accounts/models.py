@@ -18,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import ScopedManager
 
 from core import crypto
+from core.models import ClockDateTimeField
 
 logger = structlog.get_logger(__name__)
 
@@ -74,10 +75,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     date_joined = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    # An operator's lock (accounts.services.auth.account_lock): the login refuses the account
-    # until staff unlock it; unlike the failed-login lockout it has no cool-off.
-    locked_at = models.DateTimeField(null=True, blank=True)
-    locked_reason = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = UserManager()
@@ -204,8 +201,8 @@ class ApiKey(models.Model):
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     objects = ScopedManager(tenant="tenant")
 

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts import permissions as registry
 from accounts.api_key_auth import KEY_PREFIX, hash_key
@@ -17,7 +16,7 @@ from accounts.models import ApiKey, User
 from accounts.types import TenantRef
 from audit.models import Severity
 from audit.services import audit_record
-from core import context
+from core import clock, context
 from core.errors import Conflict, InvalidInput, PermissionDeniedError
 
 # token_urlsafe(32): 32 random bytes, 256 bits, 43 URL-safe characters.
@@ -109,7 +108,7 @@ def api_key_create(
         raise _invalid("name", [f"At most {NAME_MAX_LENGTH} characters."])
     if not 1 <= int(rate_limit_per_minute) <= MAX_RATE_LIMIT_PER_MINUTE:
         raise _invalid("rate_limit_per_minute", [f"Between 1 and {MAX_RATE_LIMIT_PER_MINUTE}."])
-    if expires_at is not None and expires_at <= timezone.now():
+    if expires_at is not None and expires_at <= clock.now():
         raise _invalid("expires_at", ["Must be in the future."])
     networks = normalize_allowed_ips(allowed_ips)
     granted = _check_scopes(scopes=scopes, held=actor_permissions)
@@ -159,7 +158,7 @@ def api_key_revoke(
         )
     if api_key.revoked_at is not None:
         raise Conflict("This API key is already revoked.", code="already_revoked")
-    api_key.revoked_at = timezone.now()
+    api_key.revoked_at = clock.now()
     api_key.revoked_by = actor
     api_key.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
     audit_record(

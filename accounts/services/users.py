@@ -9,6 +9,7 @@ from django.db import transaction
 from accounts.models import PlatformRole, User, UserManager
 from accounts.services.auth import sessions_revoke_all
 from audit.services import audit_record, changes
+from core import clock
 from core.errors import InvalidInput
 
 
@@ -41,7 +42,7 @@ def user_create(*, email: str, password: str, full_name: str = "") -> User:
             code="validation_error",
             errors={"email": ["An account with this e-mail already exists. Log in or reset your password."]},
         )
-    user = User(email=email, full_name=full_name)
+    user = User(email=email, full_name=full_name, date_joined=clock.now())
     try:
         validate_password(password, user)
     except ValidationError as exc:

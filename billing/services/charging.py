@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.models import ApiKey, User
@@ -54,7 +53,7 @@ from billing.services.common import (
     usage_prefix,
 )
 from billing.types import TenantRef, tenant_id_of
-from core import hygiene
+from core import clock, hygiene
 from core.errors import DomainError, error_body
 from core.rows import prepared_cursor
 
@@ -114,7 +113,7 @@ def usage_event(
         output_tokens=check_tokens(output_tokens, "output_tokens"),
         agent_id=check_uuid(agent_id, "agent_id"),
         session_id=check_uuid(session_id, "session_id"),
-        occurred_at=check_occurred_at(occurred_at, now or timezone.now()),
+        occurred_at=check_occurred_at(occurred_at, now or clock.now()),
         description=check_text(description, "description", MAX_DESCRIPTION_CHARS),
         metadata=check_metadata(metadata),
     )
@@ -188,7 +187,7 @@ def credits_charge(
     tenant_id = tenant_id_of(tenant)
     key = idempotency.check_key(idempotency_key, required=True)
     who = resolve_actor(actor, api_key)
-    now = timezone.now()
+    now = clock.now()
     request = idempotency.KeyedRequest(tenant_id, key, USAGE_ENDPOINT, event.fingerprint())
     with prepared_cursor() as cursor:
         ctx = idempotency.claim(cursor, request, now=now, model=event.model, at=event.occurred_at)
@@ -358,7 +357,7 @@ def credits_charge_batch(
             )
         seen.add(item.key)
     who = resolve_actor(actor, api_key)
-    now = timezone.now()
+    now = clock.now()
     results: list[tuple[int, str, bool] | None] = [None] * len(items)
     for index, item in enumerate(items):
         if item.error is not None:

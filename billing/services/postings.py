@@ -15,7 +15,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.models import ApiKey, User
@@ -39,6 +38,7 @@ from billing.services.common import (
     split_body,
 )
 from billing.types import TenantRef, tenant_id_of
+from core import clock
 from core.errors import Conflict
 from core.rows import prepared_cursor
 
@@ -158,7 +158,7 @@ def credits_post(
         raise invalid("refund_of", "Only a refund refers to an entry.")
     key = idempotency.check_key(idempotency_key, required=False)
     who = resolve_actor(actor, api_key)
-    now = timezone.now()
+    now = clock.now()
     payload = {"kind": kind, "amount": fmt(amount), "reason": reason, "refund_of": str(refund_of or "")}
     request = idempotency.KeyedRequest(
         tenant_id, key, CREDITS_ENDPOINT, idempotency.fingerprint(CREDITS_ENDPOINT, payload)

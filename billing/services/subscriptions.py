@@ -9,7 +9,6 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import User
 from audit.models import Severity
@@ -27,6 +26,7 @@ from billing.models import (
 from billing.services.common import ensure_account, fmt, markup_of, record_threshold_changes
 from billing.services.postings import post_entry
 from billing.types import TenantRef
+from core import clock
 from core.errors import LimitExceeded, NotFound
 from tenants.models import Tenant
 
@@ -49,7 +49,7 @@ def credits_grant_included(*, subscription: Subscription, now: datetime | None =
     locks.credit_account_lock(account_id=account_id)
     if CreditTransaction.objects.filter(tenant=subscription.tenant_id, idempotency_key=key).exists():
         return False
-    now = now or timezone.now()
+    now = now or clock.now()
     _entry, balance, _body, thresholds, _available = post_entry(
         account_id=account_id,
         kind=TransactionKind.GRANT,
@@ -83,7 +83,7 @@ def billing_tenant_setup(
     account.
     """
     plan = Plan.objects.filter(code=tenant.plan).first() or Plan.objects.get(code="starter")
-    now = timezone.now()
+    now = clock.now()
     account = CreditAccount.objects.create(
         tenant=tenant, unlimited=bool(owner is not None and owner.is_platform_admin)
     )
@@ -103,7 +103,7 @@ def subscription_renew(*, tenant: TenantRef, now: datetime | None = None) -> boo
 
     Safe to run any number of times (the beat task runs it hourly for every tenant).
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     with transaction.atomic():
         subscription = locks.subscription_lock(tenant=tenant)
         if subscription is None or subscription.status not in (
@@ -153,7 +153,7 @@ def subscription_update(*, tenant: TenantRef, actor: User, data: dict[str, Any])
         if data["status"] not in SubscriptionStatus.values:
             raise invalid("status", f"One of {', '.join(SubscriptionStatus.values)}.")
         subscription.status = data["status"]
-        subscription.canceled_at = timezone.now() if data["status"] == SubscriptionStatus.CANCELED else None
+        subscription.canceled_at = clock.now() if data["status"] == SubscriptionStatus.CANCELED else None
     if "purchased_agent_slots" in data:
         slots = data["purchased_agent_slots"]
         if isinstance(slots, bool) or not isinstance(slots, int) or not 0 <= slots <= 100_000:
@@ -181,7 +181,7 @@ def subscription_update(*, tenant: TenantRef, actor: User, data: dict[str, Any])
         # The tenant's `plan` is a copy for its profile; this service is the one that writes it
         # (the subscription's audit entry above records the change).
         Tenant.objects.filter(pk=subscription.tenant_id).update(
-            plan=subscription.plan.code, updated_at=timezone.now()
+            plan=subscription.plan.code, updated_at=clock.now()
         )
     return subscription
 

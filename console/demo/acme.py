@@ -1,6 +1,7 @@
 """Acme Analytics: Starter plan, New York. Signed up by itself (the self-service path), its
 limits then set to the plan's by the platform; five seats, the last one a pending invite; a
-startup grant, a top-up, both thresholds crossed on the way."""
+startup grant at the start of the month, a top-up after two weeks, both thresholds crossed on
+the way. Signed up five weeks before the seed."""
 
 from __future__ import annotations
 
@@ -25,30 +26,33 @@ def steps(s: DemoScenario) -> list[Step]:
     return [
         ("Acme Analytics: sign-up, members, invites", lambda: tenant(s)),
         ("Acme Analytics: keys, settings, flags, secrets", s.within(ACME, configuration)),
-        *s.usage_steps(ACME, USAGE, "America/New_York", [(18, "top-up", s.within(ACME, top_up))]),
+        *s.usage_steps(ACME, USAGE, [(18, 12, "top-up", s.within(ACME, top_up))]),
     ]
 
 
 def tenant(s: DemoScenario) -> None:
     """Sam signs up (user, tenant and owner membership at once), then sets the tenant up."""
     secret = s.login_entry(SAM, "Sam Carter", "owner of Acme Analytics")
-    sam = tenants.signup(email=SAM, password=secret, tenant_name="Acme Analytics", full_name="Sam Carter")
+    with s.at(ACME, 36, 10):
+        sam = tenants.signup(email=SAM, password=secret, tenant_name="Acme Analytics", full_name="Sam Carter")
     s.users[SAM] = s.owners[ACME] = sam
     with user_context(sam):  # Sam's own membership, across tenants (RLS own-rows)
         t = tenant_selectors.membership_list_for_user(user=sam)[0].tenant
     with tenant_context(t):
-        t = tenants.tenant_update(
-            tenant=t,
-            actor=sam,
-            data={"timezone": "America/New_York", "admin_email": "billing@acme-analytics.example"},
-        )
+        with s.at(ACME, 36, 10.5):
+            t = tenants.tenant_update(
+                tenant=t,
+                actor=sam,
+                data={"timezone": "America/New_York", "admin_email": "billing@acme-analytics.example"},
+            )
         # Sign-up gives generous default limits; the platform sets the Starter plan's.
-        s.tenants[ACME] = tenants.tenant_update(
-            tenant=t, actor=s.admin, data={"resource_limits": PLAN_LIMITS["starter"]}
-        )
-        s.team(ACME, "Data", "Dashboards and the warehouse.")
-        s.join(ACME, "jordan.lee@acme-analytics.example", "Jordan Lee", "member", team="Data")
-        s.join(ACME, "riley.brooks@acme-analytics.example", "Riley Brooks", "viewer", note="dormant")
+        with s.at(ACME, 35, 9):
+            s.tenants[ACME] = tenants.tenant_update(
+                tenant=t, actor=s.admin, data={"resource_limits": PLAN_LIMITS["starter"]}
+            )
+            s.team(ACME, "Data", "Dashboards and the warehouse.")
+        s.join(ACME, "jordan.lee@acme-analytics.example", "Jordan Lee", "member", day=34, team="Data")
+        s.join(ACME, "riley.brooks@acme-analytics.example", "Riley Brooks", "viewer", day=33, note="dormant")
         # Starter allows five seats, pending invites included: Kai (Hoshi's) joins later, and
         # the fifth seat is this pending invite.
         s.invites(
@@ -56,22 +60,24 @@ def tenant(s: DemoScenario) -> None:
             pending=[("new.analyst@acme-analytics.example", "member")],
             revoked="sam.c@acme-analytics.example",
             expired="temp@acme-analytics.example",
+            days=(20, 16, 2),
         )
 
 
 def configuration(s: DemoScenario) -> None:
-    s.key(ACME, "analytics-runtime", ["credits:write"])
+    s.key(ACME, "analytics-runtime", ["credits:write"], day=33)
     s.settings(
         ACME,
         [
-            ("console.dormant_after_days", 60, SAM, "A small team: people come and go."),
-            ("providers.openai_api_key", secret_value("openai"), SAM, "Our OpenAI account."),
+            (33, "console.dormant_after_days", 60, SAM, "A small team: people come and go."),
+            (32, "providers.openai_api_key", secret_value("openai"), SAM, "Our OpenAI account."),
         ],
     )
-    s.flag(ACME, "console.new-dashboard", SAM, "The redesigned overview.", 100)
-    s.secret(ACME, "Warehouse read-only", "snowflake", SAM)
-    s.post(ACME, "grant", "25", "Startup programme credit.")
-    s.thresholds(ACME, "50", "20")
+    s.flag(ACME, "console.new-dashboard", SAM, "The redesigned overview.", [(20, 100)])
+    s.secret(ACME, "Warehouse read-only", "snowflake", SAM, day=31)
+    with s.at(ACME, 30, 9):
+        s.post(ACME, "grant", "25", "Startup programme credit.")
+        s.thresholds(ACME, "50", "20")
 
 
 def top_up(s: DemoScenario) -> None:

@@ -1,5 +1,6 @@
-"""Globex Trial: Starter plan, Sydney. A trial that ran three weeks, stopped, and was suspended
-(after a first suspension lifted): the platform's suspended tenant, its threshold crossed."""
+"""Globex Trial: Starter plan, Sydney. A trial that ran three weeks and stopped ten days ago; a
+suspension for a declined card, lifted two days later, then suspended for good yesterday: the
+platform's suspended tenant, its threshold crossed."""
 
 from __future__ import annotations
 
@@ -23,29 +24,50 @@ USAGE = usage.UsageProfile(
 def steps(s: DemoScenario) -> list[Step]:
     return [
         ("Globex Trial: tenant", lambda: tenant(s)),
-        *s.usage_steps(GLOBEX, USAGE, "Australia/Sydney", [(-1, "suspension", s.within(GLOBEX, suspension))]),
+        *s.usage_steps(
+            GLOBEX,
+            USAGE,
+            [
+                (9, 10, "suspension", s.within(GLOBEX, suspension)),
+                (7, 15, "reactivation", s.within(GLOBEX, reactivation)),
+                (1, 9, "suspension", s.within(GLOBEX, final_suspension)),
+            ],
+        ),
     ]
 
 
 def tenant(s: DemoScenario) -> None:
-    morgan = s.owner(GLOBEX, MORGAN, "Morgan Doe", "Globex Trial (suspended)")
-    t = s.tenant(
-        GLOBEX,
-        owner=morgan,
-        name="Globex Trial",
-        plan="starter",
-        admin_email=MORGAN,
-        timezone="Australia/Sydney",
-    )
+    with s.at(GLOBEX, 31, 10):
+        morgan = s.owner(GLOBEX, MORGAN, "Morgan Doe", "Globex Trial (suspended)")
+        t = s.tenant(
+            GLOBEX,
+            owner=morgan,
+            name="Globex Trial",
+            plan="starter",
+            admin_email=MORGAN,
+            timezone="Australia/Sydney",
+        )
     with tenant_context(t):
-        s.key(GLOBEX, "trial-runtime", ["credits:write"])
-        s.thresholds(GLOBEX, "15")
+        s.key(GLOBEX, "trial-runtime", ["credits:write"], day=30)
+        with s.at(GLOBEX, 30, 11):
+            s.thresholds(GLOBEX, "15")
 
 
 def suspension(s: DemoScenario) -> None:
-    t = s.tenants[GLOBEX]
-    t = tenants.tenant_suspend(tenant=t, actor=s.admin, reason="Card declined at the end of the trial.")
-    t = tenants.tenant_reactivate(tenant=t, actor=s.admin, reason="Card updated; one more week of trial.")
     s.tenants[GLOBEX] = tenants.tenant_suspend(
-        tenant=t, actor=s.admin, reason="Trial ended without a payment method; usage stopped ten days ago."
+        tenant=s.tenants[GLOBEX], actor=s.admin, reason="Card declined at the end of the trial."
+    )
+
+
+def reactivation(s: DemoScenario) -> None:
+    s.tenants[GLOBEX] = tenants.tenant_reactivate(
+        tenant=s.tenants[GLOBEX], actor=s.admin, reason="Card updated; one more week of trial."
+    )
+
+
+def final_suspension(s: DemoScenario) -> None:
+    s.tenants[GLOBEX] = tenants.tenant_suspend(
+        tenant=s.tenants[GLOBEX],
+        actor=s.admin,
+        reason="Trial ended without a payment method; usage stopped ten days ago.",
     )

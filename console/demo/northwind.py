@@ -1,7 +1,11 @@
 """Northwind Robotics: Growth plan, Berlin. The fullest tenant: every role (a custom one too),
-a promotion and a removal, invites in every state, keys (one revoked), a setting rolled back,
-flags at 0-100 % with targeting, secrets (one rotated, one revealed), an onboarding grant, a
-top-up mid-month, thresholds crossed, and a refund of a runaway call."""
+a promotion and a removal, invites in every state, keys (one revoked), a setting changed over
+weeks and rolled back, flags ramped 10 % -> 50 % -> 100 % and others with targeting, secrets
+(one rotated, one revealed), an onboarding grant at the start of the month, a top-up and a
+refund of a runaway call mid-month, thresholds crossed.
+
+Set up about six weeks before the seed (days ago are the first numbers below), people joining
+over the following weeks; the month of usage starts 29 days ago."""
 
 from __future__ import annotations
 
@@ -38,27 +42,28 @@ def steps(s: DemoScenario) -> list[Step]:
         *s.usage_steps(
             NORTHWIND,
             USAGE,
-            "Europe/Berlin",
             [
-                (15, "top-up", s.within(NORTHWIND, top_up)),
-                (-1, "refund", s.within(NORTHWIND, refund)),
+                (15, 11, "top-up", s.within(NORTHWIND, top_up)),
+                (14, 16.5, "refund", s.within(NORTHWIND, refund)),
             ],
         ),
     ]
 
 
 def tenant(s: DemoScenario) -> None:
-    greta = s.owner(NORTHWIND, GRETA, "Greta Hansen", "Northwind Robotics")
-    t = s.tenant(
-        NORTHWIND,
-        owner=greta,
-        name="Northwind Robotics",
-        plan="growth",
-        admin_email="it@northwind.example",
-        timezone="Europe/Berlin",
-        model_defaults={"model_tier": "sonnet", "thinking_mode": "low"},
-    )
-    with tenant_context(t):
+    with s.at(NORTHWIND, 41, 9):
+        greta = s.owner(NORTHWIND, GRETA, "Greta Hansen", "Northwind Robotics")
+    with s.at(NORTHWIND, 40, 10):
+        t = s.tenant(
+            NORTHWIND,
+            owner=greta,
+            name="Northwind Robotics",
+            plan="growth",
+            admin_email="it@northwind.example",
+            timezone="Europe/Berlin",
+            model_defaults={"model_tier": "sonnet", "thinking_mode": "low"},
+        )
+    with tenant_context(t), s.at(NORTHWIND, 40, 11):
         s.team(NORTHWIND, "Platform Engineering", "Builds and runs the agents' tooling.")
         s.team(NORTHWIND, "Customer Success", "Support agents and their humans.")
         s.team(NORTHWIND, "Research", "Lab notebooks and literature agents.")
@@ -74,28 +79,33 @@ def tenant(s: DemoScenario) -> None:
 
 def people(s: DemoScenario) -> None:
     t = s.tenants[NORTHWIND]
-    jonas = s.join(NORTHWIND, JONAS, "Jonas Weber", "member", team="Platform Engineering")
+    jonas = s.join(NORTHWIND, JONAS, "Jonas Weber", "member", day=39, team="Platform Engineering")
     promoted = tenant_selectors.membership_for(user=jonas, tenant=t)
     assert promoted is not None
-    tenants.member_update(membership=promoted, actor=s.owners[NORTHWIND], role=tenants.system_role("admin"))
-    s.logins[JONAS].where = "admin of Northwind Robotics"
-    s.totp(JONAS)
-    s.join(NORTHWIND, LENA, "Lena Fischer", "member", team="Platform Engineering", inviter=JONAS)
-    s.join(NORTHWIND, TOM, "Tom Becker", "member", team="Customer Success", inviter=JONAS)
-    s.join(NORTHWIND, MATEO, "Mateo Rossi", "member", team="Research", note="dormant")
-    s.join(NORTHWIND, PRIYA, "Priya Nair", "viewer", team="Customer Success")
-    s.join(NORTHWIND, SOFIA, "Sofia Costa", "finance-analyst")
+    with s.at(NORTHWIND, 38, 9.5):
+        tenants.member_update(
+            membership=promoted, actor=s.owners[NORTHWIND], role=tenants.system_role("admin")
+        )
+        s.logins[JONAS].where = "admin of Northwind Robotics"
+        s.totp(JONAS)
+    s.join(NORTHWIND, LENA, "Lena Fischer", "member", day=37, team="Platform Engineering", inviter=JONAS)
+    s.join(NORTHWIND, TOM, "Tom Becker", "member", day=36, team="Customer Success", inviter=JONAS)
+    s.join(NORTHWIND, MATEO, "Mateo Rossi", "member", day=36, team="Research", note="dormant")
+    s.join(NORTHWIND, PRIYA, "Priya Nair", "viewer", day=30, team="Customer Success")
+    s.join(NORTHWIND, SOFIA, "Sofia Costa", "finance-analyst", day=21)
     # A contractor who left: joined, then removed (the account stays, without a tenant).
-    alex = s.join(NORTHWIND, ALEX, "Alex Moreau", "member", team="Research")
+    alex = s.join(NORTHWIND, ALEX, "Alex Moreau", "member", day=35, team="Research")
     leaving = tenant_selectors.membership_for(user=alex, tenant=t)
     assert leaving is not None
-    tenants.member_remove(membership=leaving, actor=jonas)
+    with s.at(NORTHWIND, 12, 17):
+        tenants.member_remove(membership=leaving, actor=jonas)
     s.logins[ALEX].where = "no tenant (removed from Northwind Robotics)"
     s.invites(
         NORTHWIND,
         pending=[("nina.schulz@northwind.example", "member"), ("ops-lead@northwind.example", "admin")],
         revoked="wrong.address@northwind.example",
         expired="intern@northwind.example",
+        days=(25, 20, 3),
     )
 
 
@@ -105,76 +115,102 @@ def configuration(s: DemoScenario) -> None:
         NORTHWIND,
         "agent-runtime-prod",
         ["credits:write", "tasks:write", "agents:read"],
+        day=38,
         allowed_ips=("10.20.0.0/16", "198.51.100.0/24"),
     )
     runtime = ["credits:write", "tasks:write"]
-    s.key(NORTHWIND, "agent-runtime-staging", runtime, expires_in_days=60, rate_limit=120)
-    s.key(NORTHWIND, "release-bot", ["credits:write", "agents:write"], by=JONAS)
-    s.key(NORTHWIND, "metrics-export", ["credits:read", "audit:read"], by=JONAS)
-    s.key(NORTHWIND, "old-runtime", ["credits:write"], revoke=True)
-    # A one-off key for the data migration, made to lapse: it has expired by the seed's end.
-    s.key(NORTHWIND, "migration-import", ["credits:read"], by=JONAS, lapsed=True)
+    s.key(NORTHWIND, "agent-runtime-staging", runtime, day=38, expires_in_days=60, rate_limit=120)
+    s.key(NORTHWIND, "release-bot", ["credits:write", "agents:write"], day=37, by=JONAS)
+    s.key(NORTHWIND, "metrics-export", ["credits:read", "audit:read"], day=16, by=JONAS)
+    s.key(NORTHWIND, "old-runtime", ["credits:write"], day=39, revoke_day=20)
+    # A one-off key for the data migration, made to lapse: it expired 19 days ago.
+    s.key(NORTHWIND, "migration-import", ["credits:read"], day=24, by=JONAS, expires_in_days=5)
     # A setting changed over weeks, then rolled back: four versions.
     s.settings(
         NORTHWIND,
         [
-            ("console.dormant_after_days", 30, GRETA, "Start with the platform's default."),
-            ("console.dormant_after_days", 14, GRETA, "Flag inactive people sooner."),
-            ("console.dormant_after_days", 21, GRETA, "Two weeks caught people on holiday."),
+            (39, "console.dormant_after_days", 30, GRETA, "Start with the platform's default."),
+            (31, "console.dormant_after_days", 14, GRETA, "Flag inactive people sooner."),
+            (19, "console.dormant_after_days", 21, GRETA, "Two weeks caught people on holiday."),
         ],
     )
-    tenants.setting_rollback(
-        tenant=t,
-        key="console.dormant_after_days",
-        version=2,
-        actor=s.users[JONAS],
-        reason="Back to 14 days after the review.",
-    )
+    with s.at(NORTHWIND, 6, 10):
+        tenants.setting_rollback(
+            tenant=t,
+            key="console.dormant_after_days",
+            version=2,
+            actor=s.users[JONAS],
+            reason="Back to 14 days after the review.",
+        )
     # Secret settings (random values; the versions keep them encrypted), and a platform-managed
     # one that only the platform admin sets.
     s.settings(
         NORTHWIND,
         [
-            ("providers.anthropic_api_key", secret_value("anthropic"), GRETA, "Our Anthropic contract."),
-            ("providers.anthropic_api_key", secret_value("anthropic"), JONAS, "Rotated at the review."),
-            ("notifications.slack_webhook_url", _webhook(), JONAS, "Alerts to #agents-ops."),
-            ("agents.max_depth", 8, "admin", "Deeper plans for the lab agents (ticket QM-4411)."),
+            (38, "providers.anthropic_api_key", secret_value("anthropic"), GRETA, "Our Anthropic contract."),
+            (12, "providers.anthropic_api_key", secret_value("anthropic"), JONAS, "Rotated at the review."),
+            (34, "notifications.slack_webhook_url", _webhook(), JONAS, "Alerts to #agents-ops."),
+            (27, "agents.max_depth", 8, "admin", "Deeper plans for the lab agents (ticket QM-4411)."),
         ],
     )
-    # Flags at several rollouts, with targeting; one switched off by its kill switch.
-    s.flag(NORTHWIND, "agents.parallel-tools", JONAS, "Agents call tools in parallel.", 100)
+    # Flags: one ramped to everyone over three weeks, others at several rollouts with targeting,
+    # one switched off by its kill switch.
+    s.flag(
+        NORTHWIND,
+        "agents.parallel-tools",
+        JONAS,
+        "Agents call tools in parallel.",
+        [(35, 10), (28, 50), (21, 100)],
+    )
     dashboard = s.flag(
-        NORTHWIND, "console.new-dashboard", JONAS, "The redesigned overview.", 10, target_roles=["admin"]
+        NORTHWIND,
+        "console.new-dashboard",
+        JONAS,
+        "The redesigned overview.",
+        [(24, 10), (17, 25)],
+        target_roles=["admin"],
     )
-    tenants.flag_update(flag=dashboard, actor=s.users[JONAS], data={"rollout_percentage": 25})
-    tenants.flag_update(
-        flag=dashboard,
-        actor=s.users[GRETA],
-        data={"rollout_percentage": 50, "target_users": [s.users[PRIYA].pk]},
-    )
+    with s.at(NORTHWIND, 8, 14):
+        tenants.flag_update(
+            flag=dashboard,
+            actor=s.users[GRETA],
+            data={"rollout_percentage": 50, "target_users": [s.users[PRIYA].pk]},
+        )
     s.flag(
         NORTHWIND,
         "billing.usage-forecast",
         GRETA,
         "Next month's spend forecast on the credits page.",
-        0,
+        [(15, 0)],
         target_users=[s.users[SOFIA].pk],
     )
-    voice = s.flag(NORTHWIND, "agents.voice-channel", JONAS, "Agents answer phone calls.", 5)
-    tenants.flag_update(flag=voice, actor=s.users[GRETA], data={"enabled": False})
+    voice = s.flag(NORTHWIND, "agents.voice-channel", JONAS, "Agents answer phone calls.", [(30, 5)])
+    with s.at(NORTHWIND, 26, 18):
+        tenants.flag_update(flag=voice, actor=s.users[GRETA], data={"enabled": False})
     # The secret locker: one rotated, one revealed (audited).
-    anthropic = s.secret(NORTHWIND, "Anthropic production", "anthropic", JONAS, team="Platform Engineering")
-    tenants.secret_rotate(secret=anthropic, actor=s.users[JONAS], value=secret_value("anthropic"))
-    slack = s.secret(NORTHWIND, "Slack bot token", "slack", GRETA)
-    s.secret(NORTHWIND, "OpenAI fallback", "openai", GRETA)
-    tenants.secret_reveal(secret=slack, actor=s.users[GRETA])
-    # Money: the onboarding grant, thresholds the month crosses, a few playground calls.
-    s.post(NORTHWIND, "grant", "500", "Onboarding credit for the Growth plan launch.")
-    s.thresholds(NORTHWIND, "500", "200")
-    for n, tokens in enumerate(((1800, 450), (5200, 900), (800, 300))):
-        usage.charge_single(
-            tenant=t, user=s.users[LENA], key=f"demo-playground-{n}", model=s.model("sonnet"), tokens=tokens
-        )
+    anthropic = s.secret(
+        NORTHWIND, "Anthropic production", "anthropic", JONAS, day=38, team="Platform Engineering"
+    )
+    with s.at(NORTHWIND, 13, 9):
+        tenants.secret_rotate(secret=anthropic, actor=s.users[JONAS], value=secret_value("anthropic"))
+    slack = s.secret(NORTHWIND, "Slack bot token", "slack", GRETA, day=34)
+    s.secret(NORTHWIND, "OpenAI fallback", "openai", GRETA, day=22)
+    with s.at(NORTHWIND, 4, 11):
+        tenants.secret_reveal(secret=slack, actor=s.users[GRETA])
+    # Money: the onboarding grant at the start of the month, thresholds the month crosses, a few
+    # playground calls over it.
+    with s.at(NORTHWIND, 30, 9):
+        s.post(NORTHWIND, "grant", "500", "Onboarding credit for the Growth plan launch.")
+        s.thresholds(NORTHWIND, "500", "200")
+    for n, (day, tokens) in enumerate(((29, (1800, 450)), (18, (5200, 900)), (7, (800, 300)))):
+        with s.at(NORTHWIND, day, 15.5):
+            usage.charge_single(
+                tenant=t,
+                user=s.users[LENA],
+                key=f"demo-playground-{n}",
+                model=s.model("sonnet"),
+                tokens=tokens,
+            )
 
 
 def top_up(s: DemoScenario) -> None:

@@ -73,34 +73,56 @@ def _request(s: DemoScenario, ip: str, user_agent: str) -> HttpRequest:
 
 
 def platform_staff(s: DemoScenario) -> None:
-    """An operator beside the admin, and platform-wide defaults changed with reasons."""
-    s.operator(OPERATOR, "Olivia Okafor")
-    for key, value, reason in (
-        ("audit.retention_days", 120, "Compliance asked for four months of audit trail in the database."),
-        ("billing.reservation_ttl_seconds", 1200, "Long tool calls outlived 15-minute holds."),
-        ("billing.reservation_ttl_seconds", 1800, "Still too short for the nightly batch planners."),
-    ):
-        tenants.setting_set(tenant=None, key=key, value=value, actor=s.admin, reason=reason)
+    """An operator beside the admin (two months ago), and platform-wide defaults changed over
+    the weeks, with reasons."""
+    with s.at(None, 60, 9):
+        s.operator(OPERATOR, "Olivia Okafor")
+    s.settings(
+        None,
+        [
+            (58, "audit.retention_days", 120, "admin", "Compliance asked for four months of audit trail."),
+            (
+                26,
+                "billing.reservation_ttl_seconds",
+                1200,
+                "admin",
+                "Long tool calls outlived 15-minute holds.",
+            ),
+            (
+                9,
+                "billing.reservation_ttl_seconds",
+                1800,
+                "admin",
+                "Still too short for the nightly planners.",
+            ),
+        ],
+    )
 
 
 def platform_flags(s: DemoScenario) -> None:
-    """Platform-wide flags: one at 20 % and targeted at a tenant, one switched off."""
-    tenants.flag_create(
-        tenant=None,
-        actor=s.admin,
-        key="platform.live-stream",
-        description="The live websocket stream of agent activity.",
-        rollout_percentage=20,
-        target_tenants=[s.tenants[HOSHI].pk],
-    )
-    banner = tenants.flag_create(
-        tenant=None,
-        actor=s.admin,
-        key="platform.maintenance-banner",
-        description="The banner announcing planned maintenance.",
-        rollout_percentage=100,
-    )
-    tenants.flag_update(flag=banner, actor=s.admin, data={"enabled": False})
+    """Platform-wide flags: one ramped to 20 % and targeted at a tenant, one switched off after
+    the maintenance it announced."""
+    with s.at(None, 22, 8):
+        stream = tenants.flag_create(
+            tenant=None,
+            actor=s.admin,
+            key="platform.live-stream",
+            description="The live websocket stream of agent activity.",
+            rollout_percentage=5,
+            target_tenants=[s.tenants[HOSHI].pk],
+        )
+    with s.at(None, 13, 8):
+        tenants.flag_update(flag=stream, actor=s.admin, data={"rollout_percentage": 20})
+    with s.at(None, 12, 7):
+        banner = tenants.flag_create(
+            tenant=None,
+            actor=s.admin,
+            key="platform.maintenance-banner",
+            description="The banner announcing planned maintenance.",
+            rollout_percentage=100,
+        )
+    with s.at(None, 10, 6):
+        tenants.flag_update(flag=banner, actor=s.admin, data={"enabled": False})
 
 
 # --- Signing in ------------------------------------------------------------------------------------
@@ -156,19 +178,17 @@ def lockout(s: DemoScenario) -> None:
 
 
 def dormant(s: DemoScenario) -> None:
-    """People whose last sign-in is a month old.
+    """People whose last sign-in is a month old (they joined a few weeks before, as the steps
+    that invited them say).
 
-    The seed's one direct write: no service signs a person in in the past (a login is always
-    "now"), and being dormant is exactly that. Like the authenticator's own `last_seen_at`
-    touch, a plain UPDATE of the person's timestamps; nothing else about them changes.
+    The seed's one direct write: a login opens a session that lasts, and these people's
+    sessions would have ended long ago; being dormant is exactly that. Like the authenticator's
+    own `last_seen_at` touch, a plain UPDATE of the person's timestamps; nothing else about them
+    changes.
     """
     sleepers = sorted((x for x in s.logins.values() if x.note == "dormant"), key=lambda x: x.email)
     for n, login in enumerate(sleepers):
-        last = s.now - timedelta(days=33 + 4 * n, hours=3 * n)
-        changes: dict[str, Any] = {
-            "last_login": last,
-            "last_seen_at": last + timedelta(minutes=40),
-            "date_joined": last - timedelta(days=50),
-        }
+        last = s.now - timedelta(days=30 + n, hours=3 * n)
+        changes: dict[str, Any] = {"last_login": last, "last_seen_at": last + timedelta(minutes=40)}
         User.objects.filter(pk=s.users[login.email].pk).update(**changes)
         login.note = f"dormant: last signed in {last:%Y-%m-%d}"

@@ -5,11 +5,15 @@ Each step is one thing people or runtimes did (a tenant created, members invited
 batch of usage reported); `console.demo.seed.demo_steps` lists them in order, so the command can
 show its progress. Every write goes through a service, so audit entries, ledger balances,
 setting versions and row-level security come out as in production; the one exception is said
-where it happens (`people.dormant`: no service signs a person in a month ago). Services stamp
-their rows with the real time, so what the past needs is done as the services allow: usage
-carries its `occurred_at` (`usage`), an expired key is made with the shortest life
-(`DemoScenario.key`). The tenants' stories are in their own modules (northwind, acme, hoshi,
-globex); this one keeps the state and the helpers they share.
+where it happens (`people.dormant`: no service signs a person in a month ago).
+
+The history is spread over the weeks before the seed: each write runs under `core.clock.as_of`
+at the moment it happened (`DemoScenario.at`: so many days ago, at an hour of the tenant's
+day), so the services stamp their rows, the audit entries (in the same hash chain) and the
+ledger's postings with that time, through the same code as in production. The clock is the
+seed's own context's only; nothing global moves. Usage carries its `occurred_at` and is posted
+by its runtime's key shortly after (`usage`). The tenants' stories are in their own modules
+(northwind, acme, hoshi, globex); this one keeps the state and the helpers they share.
 
 Passwords, TOTP seeds, API keys and secret values are generated here, at run time, with
 `secrets`; none is in the code, none reaches a log line or the audit log.
@@ -19,23 +23,22 @@ from __future__ import annotations
 
 import base64
 import secrets
+import zoneinfo
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from django.test import RequestFactory
-from django.test.utils import override_settings
-from django.utils import timezone
 from django_otp.oath import TOTP
 
 from accounts import services as accounts
 from accounts.models import ApiKey, PlatformRole, Role, User
 from billing import services as billing
 from console.demo import usage
-from core import context
+from core import clock, context
 from core.errors import Conflict
 from core.tenancy import tenant_context
 from tenants import services as tenants
@@ -47,10 +50,17 @@ HOSHI = "hoshi-logistics"
 GLOBEX = "globex-trial"
 # The marker of a seeded platform: all four exist (console.demo.seed).
 DEMO_SLUGS = (NORTHWIND, ACME, HOSHI, GLOBEX)
+# Where each tenant works: its history happens in its office hours.
+ZONES = {
+    NORTHWIND: "Europe/Berlin",
+    ACME: "America/New_York",
+    HOSHI: "Asia/Tokyo",
+    GLOBEX: "Australia/Sydney",
+}
 
 Step = tuple[str, Callable[[], None]]
-# (days ago the usage up to which is charged first; -1: all of it), label, what then happens
-Interlude = tuple[int, str, Callable[[], None]]
+# (days ago, local hour: when it happens, once the usage before it is charged), label, what
+Interlude = tuple[int, float, str, Callable[[], None]]
 
 
 # Limits as the plans sell them (billing's Plan rows), which the platform admin sets.
@@ -68,10 +78,6 @@ PLAN_LIMITS: dict[str, dict[str, Any]] = {
     "growth": _limits(25, 50, 20, None),
     "enterprise": _limits(250, 1000, 200, "20000"),
 }
-
-# How long a "lapsed" key lives (DemoScenario.key): long enough for the service's check that the
-# expiry is ahead, far shorter than the rest of the seed.
-LAPSED_KEY_LIFE = timedelta(milliseconds=500)
 
 # Fake but well-formed secret values per provider: a recognisable prefix, random rest.
 SECRET_PREFIXES = {"anthropic": "sk-ant-demo-", "openai": "sk-demo-", "slack": "xoxb-demo-"}
@@ -149,6 +155,20 @@ class DemoScenario:
         self._models: usage.ModelBook | None = None
         self.requests = RequestFactory()
 
+    # --- Time ----------------------------------------------------------------------------------
+
+    def moment(self, slug: str | None, days_ago: float, hour: float = 10.0) -> datetime:
+        """`days_ago` days before the seed, at `hour` (10.5: half past ten) of the tenant's day
+        (UTC for the platform); never later than a minute before the seed started."""
+        zone = zoneinfo.ZoneInfo(ZONES[slug] if slug else "UTC")
+        day = self.now.astimezone(zone).date() - timedelta(days=days_ago)
+        local = datetime.combine(day, time(0), tzinfo=zone) + timedelta(hours=hour)
+        return min(local.astimezone(UTC), self.now - timedelta(minutes=1))
+
+    def at(self, slug: str | None, days_ago: float, hour: float = 10.0) -> AbstractContextManager[datetime]:
+        """What runs in the block happened then: the services stamp that time (`core.clock`)."""
+        return clock.as_of(self.moment(slug, days_ago, hour))
+
     def within(self, slug: str, fn: Callable[..., None], *args: Any) -> Callable[[], None]:
         """`fn(self, *args)` run as the tenant: django-scopes and row-level security on, as in a
         request to that tenant."""
@@ -179,7 +199,13 @@ class DemoScenario:
 
     def operator(self, email: str, name: str) -> User:
         """A platform operator, made by the admin in the back office (its service, audited)."""
-        user = User(email=email, full_name=name, platform_role=PlatformRole.PLATFORM_OPERATOR, is_staff=True)
+        user = User(
+            email=email,
+            full_name=name,
+            platform_role=PlatformRole.PLATFORM_OPERATOR,
+            is_staff=True,
+            date_joined=clock.now(),
+        )
         user.set_password(self.login_entry(email, name, "platform operator"))
         user = accounts.user_save_from_admin(user=user, actor=self.admin, created=True, before={})
         self.users[email] = user
@@ -235,28 +261,31 @@ class DemoScenario:
         name: str,
         role: str,
         *,
+        day: int,
         team: str = "",
         inviter: str = "",
         note: str = "",
     ) -> User:
-        """Invite `email` and accept: a new account with its password, or, for a person who has
-        one, the signed-in acceptance."""
+        """Invite `email` in the morning `day` days ago, accepted that afternoon: a new account
+        with its password, or, for a person who has one, the signed-in acceptance."""
         tenant = self.tenants[slug]
         where = f"{role.replace('-', ' ')} of {tenant.name}"
-        _invite, token = tenants.invite_create(
-            tenant=tenant,
-            actor=self.users[inviter] if inviter else self.owners[slug],
-            email=email,
-            role=self.role(slug, role),
-            team=self.teams.get((slug, team)),
-        )
+        with self.at(slug, day, 9.25):
+            _invite, token = tenants.invite_create(
+                tenant=tenant,
+                actor=self.users[inviter] if inviter else self.owners[slug],
+                email=email,
+                role=self.role(slug, role),
+                team=self.teams.get((slug, team)),
+            )
         existing = self.users.get(email)
-        if existing is not None:
-            tenants.invite_accept(token=token, user=existing)
-            self.logins[email].where += f"; {where}"
-            return existing
-        secret = self.login_entry(email, name, where, note=note)
-        membership = tenants.invite_accept(token=token, password=secret, full_name=name)
+        with self.at(slug, day, 14.6):
+            if existing is not None:
+                tenants.invite_accept(token=token, user=existing)
+                self.logins[email].where += f"; {where}"
+                return existing
+            secret = self.login_entry(email, name, where, note=note)
+            membership = tenants.invite_accept(token=token, password=secret, full_name=name)
         self.users[email] = membership.user
         return membership.user
 
@@ -268,21 +297,37 @@ class DemoScenario:
         self.logins[email].totp_uri = enrolment["otpauth_uri"]
         self.logins[email].backup_codes = codes
 
-    def invites(self, slug: str, *, pending: list[tuple[str, str]], revoked: str, expired: str) -> None:
-        """Invites in every state: revoked, expired (its link opened too late, so the row says
-        so), and pending (their links go in the logins file)."""
+    def invites(
+        self,
+        slug: str,
+        *,
+        pending: list[tuple[str, str]],
+        revoked: str,
+        expired: str,
+        days: tuple[int, int, int],
+    ) -> None:
+        """Invites in every state, sent `days` = (revoked, expired, pending) days ago: one
+        revoked an hour after it went out, one whose link was opened after its week had passed
+        (refused, so the row says expired), and pending ones (their links go in the logins file;
+        sent less than a week ago, they still work)."""
         tenant, owner = self.tenants[slug], self.owners[slug]
+        revoked_day, expired_day, pending_day = days
 
         def invite(email: str, role: str) -> tuple[Any, str]:
             return tenants.invite_create(tenant=tenant, actor=owner, email=email, role=self.role(slug, role))
 
-        tenants.invite_revoke(invite=invite(revoked, "member")[0], actor=owner)
-        with override_settings(QM_INVITE_DAYS=0):  # an invite that lapses at once: a stale link
+        with self.at(slug, revoked_day, 11):
+            sent = invite(revoked, "member")[0]
+        with self.at(slug, revoked_day, 12):
+            tenants.invite_revoke(invite=sent, actor=owner)
+        with self.at(slug, expired_day, 16):
             _, token = invite(expired, "viewer")
-        with suppress(Conflict):  # "This invite has expired": refused, and marked expired
+        # "This invite has expired": refused, and marked expired.
+        with self.at(slug, expired_day - 9, 8.5), suppress(Conflict):
             tenants.invite_accept(token=token, password=password(), full_name="Late Arrival")
         for email, role in pending:
-            link = tenants.invite_accept_url(invite(email, role)[1])
+            with self.at(slug, pending_day, 15):
+                link = tenants.invite_accept_url(invite(email, role)[1])
             self.pending_invites.append(DemoInvite(tenant=tenant.name, email=email, role=role, link=link))
 
     # --- Keys and configuration ------------------------------------------------------------------
@@ -293,41 +338,38 @@ class DemoScenario:
         name: str,
         scopes: list[str],
         *,
+        day: int,
         by: str = "",
         allowed_ips: tuple[str, ...] = (),
         expires_in_days: int | None = None,
-        lapsed: bool = False,
         rate_limit: int = 600,
-        revoke: bool = False,
+        revoke_day: int | None = None,
     ) -> None:
-        """An API key made by `by` (default: the owner); a revoked one is left out of the file.
-
-        `lapsed`: a key that has expired by the end of the seed. The service takes only a future
-        expiry (and stamps the key with the real time), so the key is given `LAPSED_KEY_LIFE`:
-        the steps after it take far longer, and the key is refused from then on.
-        """
+        """An API key made by `by` (default: the owner) `day` days ago, living `expires_in_days`
+        from then (a short life: it has lapsed by now); one revoked `revoke_day` days ago is
+        left out of the file."""
         tenant = self.tenants[slug]
         actor = self.users[by] if by else self.owners[slug]
-        held = tenants.actor_permissions(actor=actor, tenant=tenant)
-        expires_at = self.now + timedelta(days=expires_in_days) if expires_in_days else None
-        if lapsed:
-            expires_at = timezone.now() + LAPSED_KEY_LIFE
-        key, raw = accounts.api_key_create(
-            tenant=tenant,
-            actor=actor,
-            name=name,
-            scopes=scopes,
-            allowed_ips=allowed_ips,
-            rate_limit_per_minute=rate_limit,
-            expires_at=expires_at,
-            actor_permissions=held,
-        )
+        with self.at(slug, day, 10.75):
+            held = tenants.actor_permissions(actor=actor, tenant=tenant)
+            expires_at = clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
+            key, raw = accounts.api_key_create(
+                tenant=tenant,
+                actor=actor,
+                name=name,
+                scopes=scopes,
+                allowed_ips=allowed_ips,
+                rate_limit_per_minute=rate_limit,
+                expires_at=expires_at,
+                actor_permissions=held,
+            )
         self.keys[(slug, name)] = key
         self.raw_keys[(slug, name)] = raw
-        if revoke:
-            accounts.api_key_revoke(api_key=key, actor=actor, actor_permissions=held)
+        if revoke_day is not None:
+            with self.at(slug, revoke_day, 17):
+                accounts.api_key_revoke(api_key=key, actor=actor, actor_permissions=held)
         else:
-            note = "expired" if lapsed else ""
+            note = "expired" if expires_at is not None and expires_at <= self.now else ""
             self.api_keys.append(
                 DemoApiKey(tenant=tenant.name, name=name, scopes=sorted(scopes), raw=raw, note=note)
             )
@@ -336,32 +378,46 @@ class DemoScenario:
         """A person by e-mail; "admin" is the platform admin."""
         return self.admin if email == "admin" else self.users[email]
 
-    def settings(self, slug: str, changes: list[tuple[str, Any, str, str]]) -> None:
-        """Settings changed in order: (key, value, who, reason); each change is a version."""
-        tenant = self.tenants[slug]
-        for key, value, who, reason in changes:
-            tenants.setting_set(tenant=tenant, key=key, value=value, actor=self.actor(who), reason=reason)
+    def settings(self, slug: str | None, changes: list[tuple[int, str, Any, str, str]]) -> None:
+        """Settings changed over time: (days ago, key, value, who, reason); each change is a
+        version. A `slug` of None: the platform's defaults."""
+        tenant = self.tenants[slug] if slug else None
+        for day, key, value, who, reason in changes:
+            with self.at(slug, day, 11.5):
+                tenants.setting_set(tenant=tenant, key=key, value=value, actor=self.actor(who), reason=reason)
 
-    def flag(self, slug: str, key: str, who: str, description: str, rollout: int, **targets: Any) -> Any:
-        return tenants.flag_create(
-            tenant=self.tenants[slug],
-            actor=self.actor(who),
-            key=key,
-            description=description,
-            rollout_percentage=rollout,
-            **targets,
-        )
+    def flag(
+        self, slug: str, key: str, who: str, description: str, rollouts: list[tuple[int, int]], **targets: Any
+    ) -> Any:
+        """A flag created at the first (days ago, rollout %) and ramped at each later one."""
+        (day, first), *later = rollouts
+        with self.at(slug, day, 13):
+            flag = tenants.flag_create(
+                tenant=self.tenants[slug],
+                actor=self.actor(who),
+                key=key,
+                description=description,
+                rollout_percentage=first,
+                **targets,
+            )
+        for day, rollout in later:
+            with self.at(slug, day, 13):
+                flag = tenants.flag_update(
+                    flag=flag, actor=self.actor(who), data={"rollout_percentage": rollout}
+                )
+        return flag
 
-    def secret(self, slug: str, name: str, provider: str, who: str, *, team: str = "") -> Any:
+    def secret(self, slug: str, name: str, provider: str, who: str, *, day: int, team: str = "") -> Any:
         """A secret in the locker, its value random (only its last four stay readable)."""
-        return tenants.secret_create(
-            tenant=self.tenants[slug],
-            actor=self.actor(who),
-            name=name,
-            provider=provider,
-            value=secret_value(provider),
-            team=self.teams.get((slug, team)),
-        )
+        with self.at(slug, day, 15.2):
+            return tenants.secret_create(
+                tenant=self.tenants[slug],
+                actor=self.actor(who),
+                name=name,
+                provider=provider,
+                value=secret_value(provider),
+                team=self.teams.get((slug, team)),
+            )
 
     # --- Money -----------------------------------------------------------------------------------
 
@@ -374,24 +430,33 @@ class DemoScenario:
         for value in values:
             billing.threshold_create(tenant=self.tenants[slug], actor=self.owners[slug], threshold=value)
 
-    def usage_steps(
-        self, slug: str, profile: usage.UsageProfile, tz_name: str, interludes: list[Interlude]
-    ) -> list[Step]:
-        """The month's usage as batches, oldest first; each interlude (a top-up, a refund) runs
-        once the usage before its day (days ago; -1: the end) has been charged."""
+    def usage_steps(self, slug: str, profile: usage.UsageProfile, interludes: list[Interlude]) -> list[Step]:
+        """The month's usage as batches, oldest first; each interlude (a top-up, a refund) runs at
+        its moment, once the usage before that moment has been charged."""
         name = slug.replace("-", " ").title()
-        planned = usage.plan_month(profile, tz_name=tz_name, now=self.now)
+        planned = [event for _, event in usage.plan_month(profile, tz_name=ZONES[slug], now=self.now)]
+        marks = sorted(
+            ((self.moment(slug, days, hour), label, then) for days, hour, label, then in interludes),
+            key=lambda mark: mark[0],
+        )
         steps: list[Step] = []
         index = 0
-        for boundary, label, then in [*sorted(interludes, key=lambda i: -i[0]), (-2, "", None)]:
-            phase = [event for days_ago, event in planned if days_ago > boundary]
-            planned = [(days_ago, event) for days_ago, event in planned if days_ago <= boundary]
+        for until, label, then in [*marks, (None, "", None)]:
+            phase = [event for event in planned if until is None or event.occurred_at < until]
+            planned = planned[len(phase) :]
             for batch in usage.batches(phase):
                 steps.append((f"{name}: usage", self.within(slug, DemoScenario.charge, slug, batch, index)))
                 index += len(batch.events)
-            if then is not None:
-                steps.append((f"{name}: {label}", then))
+            if then is not None and until is not None:
+                steps.append((f"{name}: {label}", self.when(until, then)))
         return steps
+
+    def when(self, moment: datetime, fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            with clock.as_of(moment):
+                fn()
+
+        return run
 
     @property
     def models(self) -> usage.ModelBook:
@@ -409,14 +474,16 @@ class DemoScenario:
         """Charge one planned batch through the runtimes' batch service, as its API key (the
         runtime's request authenticated first, as the API does: the key's last use)."""
         tenant, key = self.tenants[slug], (slug, batch.key_name)
-        usage.authenticate_runtime(tenant=tenant, api_key=self.keys[key], raw_key=self.raw_keys[key])
-        outcome = usage.charge_batch(
-            tenant=tenant,
-            batch=batch,
-            api_key=self.keys[key],
-            models=self.models,
-            first_index=first_index,
-        )
+        # Reported by the runtime right after the batch's last event: posted then.
+        with clock.as_of(batch.events[-1].occurred_at + usage.REPORT_DELAY):
+            usage.authenticate_runtime(tenant=tenant, api_key=self.keys[key], raw_key=self.raw_keys[key])
+            outcome = usage.charge_batch(
+                tenant=tenant,
+                batch=batch,
+                api_key=self.keys[key],
+                models=self.models,
+                first_index=first_index,
+            )
         self.charged.setdefault(slug, []).extend(outcome.charged)
         self.usage_events += len(outcome.charged)
         self.refused += outcome.refused

@@ -7,8 +7,9 @@ balances, thresholds and refunds of the scenario fit it; only the secrets differ
 Usage older than `QM_BILLING_USAGE_MAX_AGE_HOURS` (a week) is refused from clients: the check
 is relative to when a report *arrives*. The seed reports each event as if it arrived 30
 seconds after it happened, by passing that arrival time to `billing.services.usage_event`
-(its `now` argument, which is what the check measures against). Nothing else moves in time:
-the ledger's `created_at` is the real time of the seed (the ledger is insert-only), and its
+(its `now` argument, which is what the check measures against). A runtime reports a day's
+events of one key in one batch, right after the last of them: the scenario charges each batch
+under `core.clock.as_of` that moment, so the ledger's `created_at` (the posting) is then and its
 `occurred_at` is the usage time, which is what spend by day and by hour reads. Raising the
 window in settings for the run would have done the same more bluntly (every check of the
 process, not only these events), so the seed does not.
@@ -23,7 +24,7 @@ import random
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -134,14 +135,17 @@ def plan_month(profile: UsageProfile, *, tz_name: str, now: datetime) -> list[tu
 
 
 def batches(events: list[PlannedEvent]) -> Iterator[PlannedBatch]:
-    """The events grouped by API key (a batch is charged as one key), at most BATCH_SIZE each."""
-    by_key: dict[str, list[PlannedEvent]] = {}
+    """The events (oldest first) grouped by day (UTC) and API key, a batch being one key's
+    report, at most BATCH_SIZE events each; the batches in the order they were reported."""
+    groups: dict[tuple[date, str], list[PlannedEvent]] = {}
     for event in events:
-        by_key.setdefault(event.key_name, []).append(event)
-    for key_name in sorted(by_key):
-        chunk = by_key[key_name]
-        for start in range(0, len(chunk), BATCH_SIZE):
-            yield PlannedBatch(key_name=key_name, events=tuple(chunk[start : start + BATCH_SIZE]))
+        groups.setdefault((event.occurred_at.date(), event.key_name), []).append(event)
+    chunks = [
+        PlannedBatch(key_name=key_name, events=tuple(chunk[start : start + BATCH_SIZE]))
+        for (_day, key_name), chunk in groups.items()
+        for start in range(0, len(chunk), BATCH_SIZE)
+    ]
+    yield from sorted(chunks, key=lambda batch: batch.events[-1].occurred_at)
 
 
 class ModelBook:

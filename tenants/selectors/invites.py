@@ -7,13 +7,14 @@ import hashlib
 from django.db.models import Case, CharField, F, QuerySet, Value, When
 from django.utils import timezone
 
+from core import clock
 from core.tenancy import platform_bypass
 from tenants.models import Invite, InviteStatus, Tenant
 
 
 def invite_is_past(invite: Invite) -> bool:
     """Whether the invite's expiry has passed."""
-    return invite.expires_at <= timezone.now()
+    return invite.expires_at <= clock.now()
 
 
 def invite_effective_status(invite: Invite) -> str:

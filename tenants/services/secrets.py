@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record, changes
-from core import crypto
+from core import clock, crypto
 from core.errors import PermissionDeniedError, full_clean_or_invalid
 from tenants.models import Secret, Team, Tenant
 from tenants.selectors.secrets import ALL_SECRETS, SecretVisibility
@@ -139,7 +138,7 @@ def secret_rotate(*, secret: Secret, actor: User | None, value: str) -> Secret:
     secret = Secret.objects.select_for_update().get(pk=secret.pk)
     previous_last_four = secret.last_four
     _encrypt_secret(secret, _clean_secret_value(value))
-    secret.rotated_at = timezone.now()
+    secret.rotated_at = clock.now()
     secret.save()
     audit_record(
         action="secret.rotated",
@@ -177,7 +176,7 @@ def secret_reveal(*, secret: Secret, actor: User | None, reason: str = "") -> st
     """The plaintext of a secret for a person; audited every time, with why (`reason`)."""
     secret = Secret.objects.select_for_update().get(pk=secret.pk)
     value = secret_value(secret=secret)
-    secret.last_revealed_at = timezone.now()
+    secret.last_revealed_at = clock.now()
     secret.last_revealed_by = stored_user(actor)
     secret.save(update_fields=["last_revealed_at", "last_revealed_by", "updated_at"])
     audit_record(

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.services.users import user_create
 from audit.models import Severity
 from audit.services import audit_record, changes
+from core import clock
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import tenant_context
 from tenants.hooks import tenant_created
@@ -114,7 +114,7 @@ def tenant_suspend(*, tenant: Tenant, actor: User, reason: str) -> Tenant:
         raise Conflict("The tenant is already suspended.", code="already_suspended")
     previous = tenant.status
     tenant.status = TenantStatus.SUSPENDED
-    tenant.suspended_at = timezone.now()
+    tenant.suspended_at = clock.now()
     tenant.suspension_reason = reason.strip()
     tenant.save(update_fields=["status", "suspended_at", "suspension_reason", "updated_at"])
     audit_record(
