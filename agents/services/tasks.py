@@ -13,9 +13,11 @@ cancel, an operator's act, is audited.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -75,11 +77,10 @@ WHERE t.id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING t.id
+RETURNING t.*
 """
 
 
-@transaction.atomic
 def task_claim(
     *,
     tenant: Any,
@@ -89,7 +90,8 @@ def task_claim(
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
 ) -> list[AgentTask]:
     """Hand up to `limit` pending tasks to `worker_id`, each to exactly one worker, highest
-    priority first, leased for `lease_seconds`."""
+    priority first, leased for `lease_seconds`. One statement (its own transaction, or a part of
+    the caller's): the claimed rows come back whole from it."""
     now = timezone.now()
     params = {
         "worker": worker_id,
@@ -99,21 +101,17 @@ def task_claim(
         "limit": limit,
         "agent": agent.pk if agent is not None else None,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL.format(agent="AND agent_id = %(agent)s" if agent is not None else ""), params
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return []
-    tasks = list(AgentTask.objects.filter(tenant=tenant.pk, pk__in=ids))
+    sql = _CLAIM_SQL.format(agent="AND agent_id = %(agent)s" if agent is not None else "")
+    tasks = list(AgentTask.objects.raw(sql, params))
     tasks.sort(key=lambda t: (not t.platform_priority, -t.priority, t.created_at, t.pk))
     return tasks
 
 
-def _held(task: AgentTask, worker_id: str) -> AgentTask:
-    """The task, locked, if `worker_id` holds it (running, its claim); else 409 lease_lost."""
-    task = AgentTask.objects.select_for_update().get(pk=task.pk)
+def _held(task: AgentTask, worker_id: str, *, locked: bool = False) -> AgentTask:
+    """The task, locked, if `worker_id` holds it (running, its claim); else 409 lease_lost.
+    `locked`: the caller has just read it with select_for_update (no second read)."""
+    if not locked:
+        task = AgentTask.objects.select_for_update().get(pk=task.pk)
     if task.status != TaskStatus.RUNNING or task.claimed_by != worker_id:
         raise Conflict(
             "This worker does not hold the task (its lease ran out or it was cancelled).", code="lease_lost"
@@ -132,22 +130,39 @@ def task_heartbeat(
     return task
 
 
-@transaction.atomic
+# The common case in one statement (no read, then write): the worker holds the task, so it is
+# completed and returned whole. Anything else (a retried completion, a lost lease) takes the
+# slow path below.
+_COMPLETE_SQL = """
+UPDATE agents_agenttask
+SET status = 'completed', result = %(result)s::jsonb, finished_at = %(now)s, lease_expires_at = NULL,
+    updated_at = %(now)s
+WHERE id = %(id)s AND tenant_id = %(tenant)s AND status = 'running' AND claimed_by = %(worker)s
+RETURNING *
+"""
+
+
 def task_complete(*, task: AgentTask, worker_id: str, result: Any = None) -> AgentTask:
-    """Complete a task the worker holds; completing it again (a retried request) answers the same."""
-    current = AgentTask.objects.select_for_update().get(pk=task.pk)
-    if current.status == TaskStatus.COMPLETED and current.claimed_by == worker_id:
-        return current
-    task = _held(current, worker_id)
-    now = timezone.now()
-    task.status, task.result, task.finished_at, task.lease_expires_at = (
-        TaskStatus.COMPLETED,
-        result,
-        now,
-        None,
-    )
-    task.save(update_fields=["status", "result", "finished_at", "lease_expires_at", "updated_at"])
-    return task
+    """Complete a task the worker holds; completing it again (a retried request) answers the same.
+
+    The common case is one statement (its own transaction, or a part of the caller's: no
+    savepoint on the runtimes' hot path); the rest reads the task under its lock."""
+    params = {
+        "id": task.pk,
+        "tenant": task.tenant_id,
+        "worker": worker_id,
+        "now": timezone.now(),
+        "result": None if result is None else json.dumps(result, cls=DjangoJSONEncoder),
+    }
+    done = list(AgentTask.objects.raw(_COMPLETE_SQL, params))
+    if done:
+        return done[0]
+    with transaction.atomic():
+        current = AgentTask.objects.select_for_update().get(pk=task.pk)
+        if current.status == TaskStatus.COMPLETED and current.claimed_by == worker_id:
+            return current
+        _held(current, worker_id, locked=True)  # raises: the worker does not hold it
+    raise AssertionError("unreachable: a held task is completed by the statement above")
 
 
 @transaction.atomic
@@ -157,7 +172,7 @@ def task_fail(*, task: AgentTask, worker_id: str, error: str, retry: bool = True
     current = AgentTask.objects.select_for_update().get(pk=task.pk)
     if current.claimed_by == worker_id and current.status in (TaskStatus.FAILED, TaskStatus.PENDING):
         return current  # already reported by this worker (a pending task keeps its last claimer)
-    task = _held(current, worker_id)
+    task = _held(current, worker_id, locked=True)
     now = timezone.now()
     task.error, task.lease_expires_at = error, None
     if retry and task.attempts < task.max_attempts:

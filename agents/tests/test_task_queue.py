@@ -24,11 +24,12 @@ from core.tenancy import platform_bypass, tenant_context
 from tenants.tests.factories import TenantFactory
 
 WORKERS = 8
-TASKS_PER_WORKER = 200
+TASKS_PER_WORKER = 500
+CLAIM_LIMIT = 25
 
 
 @pytest.mark.django_db(transaction=True)
-def test_task_claim__8_workers_x_200_tasks__each_task_run_exactly_once():
+def test_task_claim__8_workers_x_500_tasks__each_task_run_exactly_once():
     tenant = TenantFactory.create()
     agent = AgentFactory.create(tenant=tenant)
     with platform_bypass(reason="test: fill the queue", log=False):
@@ -43,7 +44,7 @@ def test_task_claim__8_workers_x_200_tasks__each_task_run_exactly_once():
         done: list[Any] = []
         while True:
             with tenant_context(tenant.pk):
-                claimed = services.task_claim(tenant=tenant, worker_id=f"worker-{i}", limit=10)
+                claimed = services.task_claim(tenant=tenant, worker_id=f"worker-{i}", limit=CLAIM_LIMIT)
                 if not claimed:
                     return done
                 for task in claimed:
@@ -65,7 +66,7 @@ def test_task_claim__8_workers_x_200_tasks__each_task_run_exactly_once():
     # Every worker got work (SKIP LOCKED: none waited for the others' rows).
     assert sum(1 for done in results if done) == WORKERS
     print(f"\n{WORKERS} workers claimed and completed {len(runs)} tasks in {elapsed:.1f} s")
-    assert elapsed < 20
+    assert elapsed < 45  # ~20 s on two cores shared with other suites
 
 
 def test_task_claim__priorities__platform_admin_work_then_priority_then_age(tenant):
@@ -134,3 +135,42 @@ def test_beat_schedule__lease_expiry__every_30_seconds():
     entry = settings.CELERY_BEAT_SCHEDULE["agents-expire-task-leases"]
     assert entry == {"task": "agents.expire_task_leases", "schedule": 30.0}
     assert "agents.expire_task_leases" in app.tasks
+
+
+def _tasks_url(tenant: Any, rest: str = "") -> str:
+    return f"/api/v1/tenants/{tenant.pk}/tasks/{rest}"
+
+
+def test_task_enqueue__platform_admin_over_http__claimed_before_the_tenants_higher_priorities(
+    tenant, owner, platform_admin, as_user
+):
+    agent = AgentFactory.create(tenant=tenant)
+    body = {"agent_id": str(agent.pk), "payload": {}}
+    urgent = as_user(owner).post(_tasks_url(tenant), {**body, "priority": 100}, format="json")
+    staff = as_user(platform_admin).post(_tasks_url(tenant), {**body, "priority": -5}, format="json")
+    assert (urgent.status_code, staff.status_code) == (201, 201), (urgent.content, staff.content)
+
+    claimed = as_user(owner).post(_tasks_url(tenant, "claim"), {"worker_id": "w", "limit": 10}, format="json")
+
+    assert claimed.status_code == 200, claimed.content
+    assert [t["id"] for t in claimed.json()] == [staff.json()["id"], urgent.json()["id"]]
+    with platform_bypass(reason="test: check", log=False):
+        flags = dict(AgentTask.objects.values_list("id", "platform_priority"))
+    assert sorted(flags.values()) == [False, True]
+
+
+def test_task_complete__repeated_by_its_worker_same_answer__another_worker_409(tenant):
+    agent = AgentFactory.create(tenant=tenant)
+    TaskFactory.create(agent=agent)
+    with tenant_context(tenant):
+        (task,) = services.task_claim(tenant=tenant, worker_id="w")
+        done = services.task_complete(task=task, worker_id="w", result={"rows": [1, 2]})
+        again = services.task_complete(task=task, worker_id="w", result={"rows": "ignored"})
+        with pytest.raises(Conflict, match="does not hold"):
+            services.task_complete(task=task, worker_id="intruder")
+    assert (done.status, done.result, done.finished_at) == (
+        TaskStatus.COMPLETED,
+        {"rows": [1, 2]},
+        again.finished_at,
+    )
+    assert (again.result, again.lease_expires_at, again.claimed_by) == ({"rows": [1, 2]}, None, "w")
