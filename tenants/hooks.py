@@ -3,6 +3,9 @@
 - `tenant_created`: sent by `tenant_create` inside its transaction, in the new tenant's context,
   with `tenant`, `actor` and `owner` (None, or the user who became its first owner). Billing
   subscribes: the credit account, the subscription on `tenant.plan`, the first included credits.
+- `people_changed`: sent with `tenant_id` inside the transaction of every change to a tenant's
+  memberships or invites (added, updated, removed; invited, revoked, accepted, expired).
+  Insights subscribes: the participant graph follows (insights.services.graph).
 """
 
 from __future__ import annotations
@@ -10,3 +13,4 @@ from __future__ import annotations
 from core.hooks import Event
 
 tenant_created: Event[...] = Event("tenant_created")
+people_changed: Event[...] = Event("people_changed")

@@ -11,6 +11,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.models import User
 from agents.errors import IllegalTransition
+from agents.hooks import agent_changed
 from agents.models import (
     AGENT_TRANSITIONS,
     OPEN_SESSION_STATUSES,
@@ -91,6 +92,7 @@ def agent_create(
         details={"template": template.slug if template else None, "role": agent.role, "status": agent.status},
         actor=actor,
     )
+    agent_changed.send(tenant_id=agent.tenant_id)
     return agent
 
 
@@ -114,6 +116,7 @@ def agent_update(*, agent: Agent, actor: User | None, data: dict[str, Any]) -> A
             details={"changes": diff},
             actor=actor,
         )
+        agent_changed.send(tenant_id=agent.tenant_id)
     return agent
 
 
@@ -184,6 +187,7 @@ def agent_delete(*, agent: Agent, actor: User | None) -> None:
         actor=actor,
     )
     agent.delete()
+    agent_changed.send(tenant_id=agent.tenant_id)
 
 
 @transaction.atomic

@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, User
 from agents.errors import SessionBudgetExceeded, SessionLimit
 from agents.models import OPEN_SESSION_STATUSES, Agent, AgentSession, AgentStatus, SessionStatus
+from agents.hooks import session_spawned
 from agents.selectors import open_session_count
 from agents.services.common import advisory_lock
 from audit.models import Severity
@@ -139,6 +140,7 @@ def session_spawn(
         depth=parent.depth + 1,
         status=SessionStatus.RUNNING,
     )
+    session_spawned.send(session=child)
     if agent.pk != parent.agent_id:
         _touch_agent(agent)
     return child

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from insights.api import analytics, interventions, recommendations, segments
+from insights.api import analytics, graph, interventions, recommendations, segments
 
 T = "tenants/<uuid:tenant_id>/"
 D = T + "interventions/<uuid:intervention_id>"
@@ -18,4 +18,7 @@ urlpatterns = [
     path(R, recommendations.RecommendationDetailApi.as_view(), name="recommendation"),
     path(R + "/accept", recommendations.RecommendationAcceptApi.as_view(), name="recommendation-accept"),
     path(R + "/dismiss", recommendations.RecommendationDismissApi.as_view(), name="recommendation-dismiss"),
+    path(T + "graph", graph.GraphApi.as_view(), name="graph"),
+    path(T + "participants", graph.ParticipantListApi.as_view(), name="participants"),
+    path(T + "participants/<uuid:participant_id>", graph.ParticipantDetailApi.as_view(), name="participant"),
 ]

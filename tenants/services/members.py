@@ -14,9 +14,9 @@ from accounts import permissions as registry
 from accounts.models import Role, User
 from audit.models import Severity
 from audit.services import audit_record, changes
-from core import clock
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from tenants import selectors
+from tenants.hooks import people_changed
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
 from tenants.services.common import save_unique, snapshot
 
@@ -60,8 +60,6 @@ def membership_create(
         team=team,
         invited_by=actor if getattr(actor, "pk", None) != user.pk else None,
         role_assigned_by=actor,
-        joined_at=clock.now(),
-        role_assigned_at=clock.now(),
     )
     try:
         with transaction.atomic():
@@ -76,6 +74,7 @@ def membership_create(
         details={"user_id": user.pk, "role": role.slug, "team_id": team.pk if team else None},
         actor=actor,
     )
+    people_changed.send(tenant_id=tenant.pk)
     return membership
 
 
@@ -151,7 +150,7 @@ def member_update(
             )
         membership.role = role
         membership.role_assigned_by = actor
-        membership.role_assigned_at = clock.now()
+        membership.role_assigned_at = timezone.now()
     if team is not None or clear_team:
         membership.team = team
     membership.save()
@@ -167,6 +166,7 @@ def member_update(
             details={"changes": diff, "user_id": membership.user_id},
             actor=actor,
         )
+        people_changed.send(tenant_id=tenant.pk)
     return membership
 
 
@@ -189,6 +189,7 @@ def member_remove(*, membership: Membership, actor: User) -> None:
         actor=actor,
     )
     membership.delete()
+    people_changed.send(tenant_id=tenant.pk)
 
 
 # --- Roles ------------------------------------------------------------------------------------
