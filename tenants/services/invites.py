@@ -17,11 +17,11 @@ from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from accounts.models import Role, User, UserManager
 from audit.models import Severity
 from audit.services import audit_record
+from core import clock
 from core.errors import Conflict, InvalidInput, LimitExceeded, NotFound, PermissionDeniedError
 from core.tenancy import platform_bypass, tenant_context
 from tenants.hooks import people_changed
@@ -87,7 +87,7 @@ def invite_create(
         role_check_grantable(actor=actor, tenant=tenant, permissions=role.permissions, rank=role.rank)
         if Membership.objects.filter(tenant=tenant, user__email=email).exists():
             raise Conflict("This person is already a member.", code="already_member")
-        now = timezone.now()
+        now = clock.now()
         pending = Invite.objects.select_for_update().filter(
             tenant=tenant, email=email, status=InviteStatus.PENDING
         )
@@ -157,7 +157,7 @@ def invite_revoke(*, invite: Invite, actor: User) -> Invite:
         if invite.status != InviteStatus.PENDING:
             raise Conflict(f"This invite is {invite.status}, not pending.", code="invite_not_pending")
         invite.status = InviteStatus.REVOKED
-        invite.revoked_at = timezone.now()
+        invite.revoked_at = clock.now()
         invite.save(update_fields=["status", "revoked_at", "updated_at"])
         audit_record(
             action="invite.revoked",
@@ -197,7 +197,9 @@ def _new_user(*, email: str, password: str | None, full_name: str) -> User:
         raise InvalidInput(
             "Some fields are invalid.", code="validation_error", errors={"password": list(exc.messages)}
         ) from exc
-    return User.objects.create_user(email, password, full_name=full_name.strip()[:200])
+    return User.objects.create_user(
+        email, password, full_name=full_name.strip()[:200], date_joined=clock.now()
+    )
 
 
 def invite_accept(
@@ -266,7 +268,7 @@ def _accept(invite: Invite, *, user: User | None, password: str | None, full_nam
         membership.save(update_fields=["invited_by", "updated_at"])
         invite.status = InviteStatus.ACCEPTED
         invite.accepted_by = member
-        invite.accepted_at = timezone.now()
+        invite.accepted_at = clock.now()
         invite.save(update_fields=["status", "accepted_by", "accepted_at", "updated_at"])
         people_changed.send(tenant_id=tenant.pk)
         audit_record(

@@ -14,6 +14,7 @@ from accounts import permissions as registry
 from accounts.models import Role, User
 from audit.models import Severity
 from audit.services import audit_record, changes
+from core import clock
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from tenants import selectors
 from tenants.hooks import people_changed
@@ -60,6 +61,8 @@ def membership_create(
         team=team,
         invited_by=actor if getattr(actor, "pk", None) != user.pk else None,
         role_assigned_by=actor,
+        joined_at=clock.now(),
+        role_assigned_at=clock.now(),
     )
     try:
         with transaction.atomic():
@@ -150,7 +153,7 @@ def member_update(
             )
         membership.role = role
         membership.role_assigned_by = actor
-        membership.role_assigned_at = timezone.now()
+        membership.role_assigned_at = clock.now()
     if team is not None or clear_team:
         membership.team = team
     membership.save()
