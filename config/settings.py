@@ -307,12 +307,27 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
-if REDIS_URL:
+# The live stream's channel layer reaches every process: Redis when REDIS_URL is set, else
+# PostgreSQL's LISTEN/NOTIFY (core/channel_layer.py); the in-memory layer only inside a test
+# process (tests of the layers themselves make their own).
+CHANNEL_LAYERS: dict[str, dict[str, object]]
+if TESTING:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "core.channel_layer.PostgresChannelLayer"}}
+# Where browsers open the stream (/ws/...): uvicorn beside gunicorn (`make run` passes
+# QM_STREAM_PORT); empty: the page's own origin (a proxy routes /ws/ to uvicorn). Websockets are
+# accepted from the console's origin (QM_PUBLIC_URL), CSRF_TRUSTED_ORIGINS and these.
+QM_STREAM_PORT = env.int("QM_STREAM_PORT", default=0)
+QM_STREAM_URL = env.str("QM_STREAM_URL", default="") or (
+    f"ws://{_QM_LINK_HOST}:{QM_STREAM_PORT}" if QM_STREAM_PORT else ""
+)
+QM_STREAM_ALLOWED_ORIGINS = env.list("QM_STREAM_ALLOWED_ORIGINS", default=[])
+QM_STREAM_TICKET_SECONDS = env.int("QM_STREAM_TICKET_SECONDS", default=60)
 
 # --- REST API
 REST_FRAMEWORK = {
