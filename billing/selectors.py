@@ -545,10 +545,15 @@ def transaction_list_filtered(
     model: str = "",
     start: datetime | None = None,
     end: datetime | None = None,
+    by_occurrence: bool = False,
 ) -> QuerySet[CreditTransaction]:
     """The ledger (newest first) filtered as the API filters it: a kind, a model, created in
     [start, end); each entry with its acting user and the name and prefix of its API key
-    (`api_key_name`, `api_key_prefix`), in the same query."""
+    (`api_key_name`, `api_key_prefix`), in the same query.
+
+    `by_occurrence`: ordered and filtered by when the entry's event happened (`occurred_at`,
+    then seq) instead of when it was posted: usage reported in a batch hours later sits at the
+    hour it happened, as the spend charts show it."""
     key = ApiKey.objects.filter(tenant=tenant, pk=OuterRef("actor_api_key_id"))
     qs = (
         transaction_list(tenant=tenant)
@@ -558,12 +563,15 @@ def transaction_list_filtered(
             api_key_prefix=Subquery(key.values("prefix")[:1]),
         )
     )
+    moment = "occurred_at" if by_occurrence else "created_at"
+    if by_occurrence:
+        qs = qs.order_by("-occurred_at", "-seq")
     if kind:
         qs = qs.filter(kind=kind)
     if model:
         qs = qs.filter(model=model)
     if start is not None:
-        qs = qs.filter(created_at__gte=start)
+        qs = qs.filter(**{f"{moment}__gte": start})
     if end is not None:
-        qs = qs.filter(created_at__lt=end)
+        qs = qs.filter(**{f"{moment}__lt": end})
     return qs

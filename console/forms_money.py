@@ -62,7 +62,10 @@ class StatementForm(forms.Form):
     month = forms.CharField(
         label="Month",
         max_length=7,
-        help_text="The month's ledger as a CSV file: opening balance, every entry, closing balance.",
+        help_text=(
+            "The month's ledger as a CSV file: opening balance, every entry posted in the month "
+            "(with when it happened and when it was posted), closing balance."
+        ),
         widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM", "pattern": r"\d{4}-\d{2}"}),
     )
 

@@ -69,7 +69,10 @@ def test_credits__owner_with_usage__balance_ledger_key_and_times_in_tenant_zone(
     body = signed_in(owner).get(_credits(tenant)).content.decode()
     assert "<h1>Credits</h1>" in body
     assert "993.00" in body
-    assert _ledger_rows(body) == ["usage", "usage", "usage", "usage", "grant"]
+    # By when it happened: today's usage, the grant just before it, yesterday's usage (reported
+    # today: its posting time shows too).
+    assert _ledger_rows(body) == ["usage", "usage", "grant", "usage", "usage"]
+    assert body.count('data-testid="posted"') == 2
     assert "+1,000.00" in body
     assert "key Production runtime" in body
     assert "qm_live_prod" in body
@@ -114,6 +117,22 @@ def test_credits__filter_by_dates__days_in_the_tenants_zone_end_included(
     assert "No entries match these filters." in body
 
 
+def test_credits__usage_reported_late__listed_and_filtered_by_when_it_happened(
+    signed_in: Any, tenant: Any, owner: Any
+) -> None:
+    prices()
+    usage_history(tenant, creator=owner, days=3)  # posted now, for today and the two days before
+    zone = tenant_zone(tenant)
+    two_days_ago = timezone.localtime(timezone.now(), zone).date() - timedelta(days=2)
+    client = signed_in(owner)
+    body = client.get(
+        _credits(tenant, f"?kind=usage&start={two_days_ago}&end={two_days_ago}")
+    ).content.decode()
+    assert _ledger_rows(body) == ["usage", "usage"]
+    assert body.count('data-testid="posted"') == 2
+    assert "−4.00" in body or "-4.00" in body  # that day's charges: 4 and 1 credits
+
+
 def tenant_zone(tenant: Any) -> Any:
     import zoneinfo
 
@@ -151,14 +170,14 @@ def test_credits__more_than_a_page__older_and_newer_cursor_pages(
     assert len(_ledger_rows(first)) == PAGE_SIZE
     assert "+55.00" in first
     assert "+5.00" not in first.replace("+55.00", "")
-    older = re.search(r'href="(\?kind=grant&amp;before=\d+)"[^>]*rel="next"', first)
+    older = re.search(r'href="(\?kind=grant&amp;before=[^"]+)"[^>]*rel="next"', first)
     assert older, "an Older link keeping the filter"
     assert 'rel="prev"' not in first
     second = client.get(_credits(tenant, older[1].replace("&amp;", "&"))).content.decode()
     assert len(_ledger_rows(second)) == 5
     assert "+1.00" in second
     assert "+55.00" not in second
-    newer = re.search(r'href="(\?kind=grant&amp;after=\d+)"[^>]*rel="prev"', second)
+    newer = re.search(r'href="(\?kind=grant&amp;after=[^"]+)"[^>]*rel="prev"', second)
     assert newer
     assert 'rel="next"' not in second
     back = client.get(_credits(tenant, newer[1].replace("&amp;", "&"))).content.decode()
@@ -177,7 +196,16 @@ def test_money_pages__nul_in_the_query__400_never_a_5xx(
     assert b"not allowed" in response.content
 
 
-@pytest.mark.parametrize("cursor", ["?before=abc", "?after=-1", "?before=" + "9" * 30])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "?before=abc",
+        "?after=-1",
+        "?before=" + "9" * 30,
+        "?before=2025-01-01T00:00:00~5",
+        "?after=2025-01-01T00:00:00%2B00:00~x",
+    ],
+)
 def test_credits__cursor_not_ours__newest_page_with_a_notice(
     signed_in: Any, tenant: Any, owner: Any, cursor: str
 ) -> None:

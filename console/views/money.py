@@ -119,6 +119,27 @@ def _seq_filter(lookup: str) -> Callable[[str], Q | None]:
     return condition
 
 
+def _ledger_cursor(entry: Any) -> str:
+    return f"{entry.occurred_at.isoformat()}~{entry.seq}"
+
+
+def _ledger_filter(lookup: str) -> Callable[[str], Q | None]:
+    """Entries strictly after (`gt`) or before (`lt`) the cursor in (occurred_at, seq) order."""
+
+    def condition(value: str) -> Q | None:
+        stamp, _, seq_text = value[:100].partition("~")
+        seq = _seq(seq_text)
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+        if moment.tzinfo is None or seq is None:
+            return None
+        return Q(**{f"occurred_at__{lookup}": moment}) | Q(occurred_at=moment, **{f"seq__{lookup}": seq})
+
+    return condition
+
+
 def _audit_cursor(entry: Any) -> str:
     return f"{entry.created_at.isoformat()}~{entry.pk}"
 
@@ -168,7 +189,14 @@ BAD_CURSOR = "That page link is not one of ours: here is the newest page."
 # --- Credits -------------------------------------------------------------------------------------
 
 
+# An entry posted this long after (or before) what it records happened shows its posting time too.
+POSTED_APART = timedelta(minutes=5)
+
+
 def _ledger_page(access: TenantAccess, request: HttpRequest) -> dict[str, Any]:
+    """The ledger by when things happened (`occurred_at`: usage at the hour it was used, as
+    the spend charts place it, however late its runtime reported it), newest first; each row
+    says when it was posted where that differs (`posted_apart`)."""
     form, query = _filters_of(request, LedgerFilterForm)
     context: dict[str, Any] = {"filters": form, "filtered": bool(query)}
     if form.is_bound and not form.is_valid():
@@ -177,19 +205,27 @@ def _ledger_page(access: TenantAccess, request: HttpRequest) -> dict[str, Any]:
     data = form.cleaned_data if form.is_bound else {}
     start, end = period_bounds(form, access.tenant.timezone) if form.is_bound else (None, None)
     qs = billing_selectors.transaction_list_filtered(
-        tenant=access.tenant, kind=data.get("kind", ""), model=data.get("model", ""), start=start, end=end
+        tenant=access.tenant,
+        kind=data.get("kind", ""),
+        model=data.get("model", ""),
+        start=start,
+        end=end,
+        by_occurrence=True,
     )
     page_kwargs: dict[str, Any] = {
-        "after_filter": _seq_filter("gt"),
-        "before_filter": _seq_filter("lt"),
-        "oldest_first": ("seq",),
-        "cursor_of": lambda row: str(row.seq),
+        "after_filter": _ledger_filter("gt"),
+        "before_filter": _ledger_filter("lt"),
+        "oldest_first": ("occurred_at", "seq"),
+        "cursor_of": _ledger_cursor,
         "query": query,
     }
     page = cursor_page(qs, request, **page_kwargs)
     if page is None:
         context["cursor_error"] = BAD_CURSOR
         page = cursor_page(qs, _without_cursor(request), **page_kwargs)
+    assert page is not None  # without a cursor there is always a page
+    for row in page.rows:
+        row.posted_apart = abs(row.created_at - row.occurred_at) >= POSTED_APART
     context["page"] = page
     return context
 
