@@ -115,7 +115,11 @@ def alert_raise(
     if tenant is not None and get_setting(tenant, SLACK_SETTING):
         # The URL is read by the task, never put on the broker; the request does not wait.
         alert_id, tenant_text = str(alert.pk), str(tenant)
-        transaction.on_commit(lambda: deliver_slack.delay(tenant_id=tenant_text, alert_id=alert_id))
+        # robust: a broker that cannot take the task is logged, not raised into the committed
+        # request (the alert stands; Slack is best effort).
+        transaction.on_commit(
+            lambda: deliver_slack.delay(tenant_id=tenant_text, alert_id=alert_id), robust=True
+        )
     return alert, True
 
 

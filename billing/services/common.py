@@ -25,6 +25,8 @@ from django.utils import timezone
 from psycopg.errors import NumericValueOutOfRange
 
 from accounts.models import ApiKey, User
+from alerts.models import Severity as AlertSeverity
+from alerts.services import alert_raise, alert_resolve_by_key
 from audit.models import Severity
 from audit.services import audit_record
 from billing.errors import IdempotencyKeyReused, invalid
@@ -405,10 +407,15 @@ def reservation_fields(
 def record_threshold_changes(
     *, tenant_id: uuid.UUID, changes: list[dict[str, Any]], balance: Decimal
 ) -> None:
-    """One audit entry per threshold the balance fell under (the alert; an Alert model comes
-    with the agents app). Re-armed thresholds need no entry."""
+    """Each threshold the balance fell under raises an alert (and keeps its audit entry: the
+    ledger's fact, with the balance at the crossing); a re-armed threshold resolves its alert,
+    so the next crossing raises a new one (one alert per crossing, DOMAIN.md)."""
     for change in changes:
+        key = f"billing.low_balance:{change['id']}"
         if not change["below"]:
+            alert_resolve_by_key(
+                tenant_id=tenant_id, dedupe_key=key, reason="balance back above the threshold"
+            )
             continue
         audit_record(
             action="billing.low_balance",
@@ -419,6 +426,17 @@ def record_threshold_changes(
             severity=Severity.WARNING,
             details={"threshold": change["threshold"], "balance": fmt(balance)},
             system=True,
+        )
+        alert_raise(
+            tenant_id=tenant_id,
+            severity=AlertSeverity.WARNING,
+            source="billing",
+            title=f"Credit balance below {change['threshold']}",
+            message=(
+                f"The balance is {fmt(balance)} credits, under the low-balance alert at "
+                f"{change['threshold']}."
+            ),
+            dedupe_key=key,
         )
 
 
