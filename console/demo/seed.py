@@ -24,7 +24,7 @@ from accounts.models import ApiKey, PlatformRole, User, UserSession
 from agents.models import Agent
 from audit.models import AuditLogEntry
 from billing.models import CreditTransaction, TransactionKind
-from console.demo import acme, agents, globex, hoshi, logins, northwind, people
+from console.demo import acme, agents, globex, hoshi, insights, logins, northwind, people
 from console.demo.hashing import demo_hashing
 from console.demo.scenario import DEMO_SLUGS, DemoScenario, Step
 from core.tenancy import platform_bypass
@@ -66,6 +66,7 @@ def demo_steps(s: DemoScenario) -> list[Step]:
         ("Sign-ins and sessions", partial(people.sign_ins, s)),
         ("Failed sign-ins and a lockout", partial(people.lockout, s)),
         ("Dormant members", partial(people.dormant, s)),
+        *insights.steps(s),  # last: acts on, and rolls up, all of the above
     ]
 
 
