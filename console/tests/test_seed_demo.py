@@ -423,3 +423,35 @@ def test_demo_hasher__stronger_hash__never_lowered() -> None:
 
     assert not DemoPasswordHasher().must_update(strong)
     assert DemoPasswordHasher().must_update(weak)
+
+
+@pytest.mark.django_db
+def test_seed_demo__insights__interventions_one_reversed_recommendations_and_a_month_of_analytics(
+    seeded: Seeded,
+) -> None:
+    from insights.models import DailyAnalytics, Intervention, Recommendation
+
+    with platform_bypass(reason="test", log=False):
+        northwind = Tenant.objects.get(slug="northwind-robotics")
+        interventions = list(Intervention.objects.filter(tenant=northwind))
+        accepted = Intervention.objects.filter(recommendation__isnull=False).values_list("type", flat=True)
+        statuses = sorted(
+            Recommendation.objects.filter(tenant__slug__in=DEMO_SLUGS).values_list("status", flat=True)
+        )
+        platform_days = DailyAnalytics.objects.filter(tenant__isnull=True, credits_charged__gt=0).count()
+        tenant_days = DailyAnalytics.objects.filter(tenant=northwind, sessions_started__gt=0).count()
+        charged = DailyAnalytics.objects.filter(tenant__isnull=True).aggregate(total=Sum("credits_charged"))
+        ledger = CreditTransaction.objects.filter(tenant__slug__in=DEMO_SLUGS, kind="usage").aggregate(
+            total=Sum("amount")
+        )
+    assert sorted(i.type for i in interventions) == ["disable_flag", "disable_flag"]
+    assert [bool(i.reversed_at) for i in interventions].count(True) == 1
+    # Which rules fire depends on the demo's people and usage; when any did, the seed decided
+    # on the first (dismissed) and accepted the first revocation of a dormant member's key.
+    if statuses:
+        assert statuses.count("dismissed") == 1
+        assert statuses.count("accepted") == len(accepted) <= 1
+        assert set(accepted) <= {"revoke_api_key"}
+    assert platform_days >= 28  # a month of usage, rolled up
+    assert tenant_days >= 1
+    assert charged["total"] == -ledger["total"]  # every usage charge of the demo is in a day
