@@ -27,6 +27,31 @@ class InsufficientCredits(DomainError):
         self.available = available
 
 
+class MonthlyCreditCapExceeded(DomainError):
+    """The charge would take this month's usage past the tenant's monthly credit cap: 402, and
+    nothing was written. The month is the calendar month in the tenant's time zone."""
+
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+    code = "monthly_credit_cap_exceeded"
+    default_detail = "The tenant's monthly credit cap is reached."
+
+    def __init__(self, *, required: Decimal, used: Decimal, cap: Decimal):
+        super().__init__(
+            f"This charge ({required} credits) would take this month's usage to {used + required}, "
+            f"past the tenant's monthly credit cap of {cap}."
+        )
+        self.required, self.used, self.cap = required, used, cap
+
+
+def refusal(
+    *, required: Decimal, available: Decimal | None, used: Decimal | None, cap: Decimal | None
+) -> DomainError:
+    """Why a charge that wrote nothing was refused: the monthly cap, else the balance."""
+    if cap is not None and used is not None and used + required > cap:
+        return MonthlyCreditCapExceeded(required=required, used=used, cap=cap)
+    return InsufficientCredits(required=required, available=available)
+
+
 class IdempotencyKeyReused(Conflict):
     """The Idempotency-Key was first used with another request: 409."""
 

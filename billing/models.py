@@ -97,6 +97,11 @@ class Subscription(TenantScopedModel):
     purchased_agent_slots = models.PositiveIntegerField(default=0)
     markup_multiplier_override = markup_field(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
+    # Agents that exist (allocated) and agents active or idle (active), kept exact by a trigger
+    # on agents_agent in the same transaction as the agent's insert, delete or status change
+    # (agents migration 0004: billing sits below agents and cannot know its table).
+    allocated_agents = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    active_agents = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta(TenantScopedModel.Meta):
         constraints = [
@@ -165,6 +170,11 @@ class CreditAccount(TenantScopedModel):
         default=False, help_text="Platform-admin accounts: usage is recorded, never deducted."
     )
     overdraft_limit = credit_field(default=Decimal(0))
+    # The monthly credit cap's count (tenant resource_limits.monthly_credit_cap): what usage
+    # charged in the month starting month_start (the 1st, in the tenant's time zone). Written
+    # only by the charging statements (billing/services/_sql.py), in the statement that charges.
+    month_charged = credit_field(default=Decimal(0), db_default=Decimal(0), editable=False)
+    month_start = models.DateField(null=True, blank=True, editable=False)
 
     class Meta(TenantScopedModel.Meta):
         constraints = [

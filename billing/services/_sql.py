@@ -52,6 +52,25 @@ _THRESHOLDS_JSON = """(
       FROM thr
 )"""
 
+# The tenant's monthly credit cap (resource_limits.monthly_credit_cap; null: none) and the month
+# now is in, the calendar month in the tenant's time zone (its first day). The account keeps what
+# usage charged in that month (month_charged, for month_start): the charge that moves the balance
+# moves it too, in the same statement, and a charge that would take it past the cap updates no
+# row, like one past the balance. A new month starts the count again from 0. Read by primary key
+# beside the account's row: no extra round trip on the hot path.
+_MONTH_CTE = """
+lim AS (
+    SELECT a.id, nullif(t.resource_limits->>'monthly_credit_cap', '')::numeric AS cap,
+           date_trunc('month', %(now)s AT TIME ZONE t.timezone)::date AS month
+      FROM billing_creditaccount a JOIN tenants_tenant t ON t.id = a.tenant_id
+     WHERE a.id = %(account)s
+)"""
+# What usage charged this month before this statement (the row's count is of an older month: 0).
+_MONTH_USED = "CASE WHEN a.month_start = lim.month THEN a.month_charged ELSE 0 END"
+# Two more result columns where a refusal must say why: this month's usage and the cap.
+_MONTH_RESULT = f"""(SELECT {_MONTH_USED} FROM billing_creditaccount a, lim WHERE a.id = lim.id),
+       (SELECT cap FROM lim)"""
+
 # Claim the idempotency key (if any) and read what a write needs: the account, the markup in
 # force (tenant override, else plan, else the default), the model's (else the reservation's
 # model's) price in force at the usage time, the reservation named (if any), and a previous
@@ -109,13 +128,17 @@ ON CONFLICT (tenant_id) DO NOTHING
 # count_held, in the available balance (balance less open holds: usage); without, above the
 # overdraft floor (staff adjustments, which may dip into credits held for others).
 POST_ENTRY = f"""
-WITH acct AS (
-    UPDATE billing_creditaccount
-       SET balance = balance + %(delta)s, updated_at = %(now)s
-     WHERE id = %(account)s
+WITH {_MONTH_CTE}, acct AS (
+    UPDATE billing_creditaccount a
+       SET balance = a.balance + %(delta)s, updated_at = %(now)s,
+           month_charged = {_MONTH_USED} + CASE WHEN %(kind)s = 'usage' THEN -%(delta)s ELSE 0 END,
+           month_start = lim.month
+      FROM lim
+     WHERE a.id = lim.id
        AND (%(delta)s >= 0
-            OR balance + %(delta)s - CASE WHEN %(count_held)s THEN held ELSE 0 END >= -overdraft_limit)
-    RETURNING id, tenant_id, balance
+            OR a.balance + %(delta)s - CASE WHEN %(count_held)s THEN a.held ELSE 0 END >= -a.overdraft_limit)
+       AND (%(kind)s <> 'usage' OR lim.cap IS NULL OR {_MONTH_USED} - %(delta)s <= lim.cap)
+    RETURNING a.id, a.tenant_id, a.balance
 ), entry AS (
     INSERT INTO billing_credittransaction ({LEDGER_COLUMNS})
     SELECT %(entry)s, %(now)s, acct.tenant_id, acct.id, %(kind)s, %(delta)s, acct.balance,
@@ -134,7 +157,8 @@ WITH acct AS (
     RETURNING r.id
 ), {_THRESHOLDS_CTE}
 SELECT acct.balance, body.text, {_THRESHOLDS_JSON},
-       (SELECT balance - held + overdraft_limit FROM billing_creditaccount WHERE id = %(account)s)
+       (SELECT balance - held + overdraft_limit FROM billing_creditaccount WHERE id = %(account)s),
+       {_MONTH_RESULT}
   FROM (SELECT 1) AS one LEFT JOIN acct ON true LEFT JOIN body ON true
 """
 
@@ -172,12 +196,14 @@ WITH res AS (
        SET status = 'settled', settled_amount = %(debit)s, closed_at = %(now)s, updated_at = %(now)s
      WHERE id = %(reservation)s AND tenant_id = %(tenant)s AND status = 'open'
     RETURNING id, account_id, amount
-), acct AS (
+), {_MONTH_CTE}, acct AS (
     UPDATE billing_creditaccount a
-       SET balance = a.balance - %(debit)s, held = a.held - res.amount, updated_at = %(now)s
-      FROM res
-     WHERE a.id = res.account_id
+       SET balance = a.balance - %(debit)s, held = a.held - res.amount, updated_at = %(now)s,
+           month_charged = {_MONTH_USED} + %(debit)s, month_start = lim.month
+      FROM res, lim
+     WHERE a.id = res.account_id AND a.id = lim.id
        AND (%(debit)s = 0 OR a.balance - (a.held - res.amount) - %(debit)s >= -a.overdraft_limit)
+       AND (%(debit)s = 0 OR lim.cap IS NULL OR {_MONTH_USED} + %(debit)s <= lim.cap)
     RETURNING a.id, a.tenant_id, a.balance
 ), entry AS (
     INSERT INTO billing_credittransaction ({LEDGER_COLUMNS})
@@ -197,7 +223,8 @@ WITH res AS (
     RETURNING r.id
 ), {_THRESHOLDS_CTE}
 SELECT (SELECT count(*) FROM res), acct.balance, body.text, {_THRESHOLDS_JSON},
-       (SELECT balance - held + overdraft_limit FROM billing_creditaccount WHERE id = %(account)s)
+       (SELECT balance - held + overdraft_limit FROM billing_creditaccount WHERE id = %(account)s),
+       {_MONTH_RESULT}
   FROM (SELECT 1) AS one LEFT JOIN acct ON true LEFT JOIN body ON true
 """
 
@@ -291,42 +318,50 @@ WITH RECURSIVE ev AS (
         description text, metadata jsonb, occurred_at timestamptz, prefix text)
 ), debits AS (
     SELECT array_agg(debit ORDER BY i) AS d FROM ev
-), acct AS (
-    SELECT id, tenant_id, balance, held, overdraft_limit FROM billing_creditaccount
-     WHERE id = %(account)s
-       FOR UPDATE
+), {_MONTH_CTE}, acct AS (
+    -- used: what usage charged this month before the batch (the monthly credit cap's count).
+    SELECT a.id, a.tenant_id, a.balance, a.held, a.overdraft_limit, {_MONTH_USED} AS used, lim.cap
+      FROM billing_creditaccount a JOIN lim ON lim.id = a.id
+       FOR UPDATE OF a
 ), fits AS (
     -- The common case: the whole batch fits, so every event is admitted (debits are never
     -- negative, so each prefix fits too) and a running sum gives the balances. Only a batch
     -- that does not fit takes the walk below, which is quadratic in the batch's size.
     SELECT acct.balance - acct.held - (SELECT coalesce(sum(debit), 0) FROM ev) >= -acct.overdraft_limit
+           AND (acct.cap IS NULL OR acct.used + (SELECT coalesce(sum(debit), 0) FROM ev) <= acct.cap)
            AS ok
       FROM acct
-), run (i, bal, ok) AS (
-    SELECT 0::bigint, acct.balance::numeric, false FROM acct WHERE NOT (SELECT ok FROM fits)
+), run (i, bal, used, ok, capped) AS (
+    SELECT 0::bigint, acct.balance::numeric, acct.used::numeric, false, false
+      FROM acct WHERE NOT (SELECT ok FROM fits)
     UNION ALL
-    SELECT run.i + 1, CASE WHEN s.ok THEN run.bal - s.d ELSE run.bal END, s.ok
+    SELECT run.i + 1, CASE WHEN s.ok THEN run.bal - s.d ELSE run.bal END,
+           CASE WHEN s.ok THEN run.used + s.d ELSE run.used END, s.ok, s.capped
       FROM run
      CROSS JOIN acct
      CROSS JOIN debits
      CROSS JOIN LATERAL (SELECT debits.d[run.i + 1] AS d) AS dd
      CROSS JOIN LATERAL (
-           SELECT dd.d AS d, (dd.d = 0 OR run.bal - acct.held - dd.d >= -acct.overdraft_limit) AS ok
+           SELECT dd.d AS d, (dd.d > 0 AND acct.cap IS NOT NULL AND run.used + dd.d > acct.cap) AS capped,
+                  (dd.d = 0 OR run.bal - acct.held - dd.d >= -acct.overdraft_limit
+                               AND (acct.cap IS NULL OR run.used + dd.d <= acct.cap)) AS ok
      ) AS s
      WHERE run.i < %(n)s
 ), walk AS (
-    SELECT i, bal, ok FROM run WHERE i > 0
+    SELECT i, bal, used, ok, capped FROM run WHERE i > 0
     UNION ALL
-    SELECT ev.i, acct.balance - sum(ev.debit) OVER (ORDER BY ev.i), true
+    SELECT ev.i, acct.balance - sum(ev.debit) OVER (ORDER BY ev.i),
+           acct.used + sum(ev.debit) OVER (ORDER BY ev.i), true, false
       FROM ev CROSS JOIN acct
      WHERE (SELECT ok FROM fits)
 ), adm AS (
     SELECT i, bal FROM walk WHERE ok
 ), fin AS (
-    SELECT bal AS balance FROM walk ORDER BY i DESC LIMIT 1
+    SELECT bal AS balance, used FROM walk ORDER BY i DESC LIMIT 1
 ), upd AS (
     UPDATE billing_creditaccount a
-       SET balance = fin.balance, updated_at = %(now)s
+       SET balance = fin.balance, updated_at = %(now)s, month_charged = fin.used,
+           month_start = (SELECT month FROM lim)
       FROM fin
      WHERE a.id = %(account)s AND EXISTS (SELECT 1 FROM adm)
     RETURNING a.id, a.balance
@@ -353,7 +388,10 @@ WITH RECURSIVE ev AS (
 SELECT (SELECT array_agg(bal::text ORDER BY i) FROM walk),
        (SELECT array_agg(ok ORDER BY i) FROM walk),
        (SELECT held - overdraft_limit FROM acct),
-       {_THRESHOLDS_JSON}
+       {_THRESHOLDS_JSON},
+       (SELECT array_agg(capped ORDER BY i) FROM walk),
+       (SELECT array_agg(used::text ORDER BY i) FROM walk),
+       (SELECT cap FROM acct)
 """
 
 

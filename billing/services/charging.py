@@ -25,7 +25,7 @@ from django.db import transaction
 from psycopg.types.json import Jsonb
 
 from accounts.models import ApiKey, User
-from billing.errors import InsufficientCredits, invalid
+from billing.errors import InsufficientCredits, MonthlyCreditCapExceeded, invalid, refusal
 from billing.models import DEFAULT_MARKUP, TransactionKind
 from billing.services import _sql, idempotency
 from billing.services.common import (
@@ -238,9 +238,9 @@ def credits_charge(
         }
         with ledger_write_guard():
             cursor.execute(_sql.POST_ENTRY, params)
-        balance, body, thresholds, available = cursor.fetchone()
+        balance, body, thresholds, available, month_used, cap = cursor.fetchone()
     if balance is None:
-        raise InsufficientCredits(required=priced.debit, available=available)
+        raise refusal(required=priced.debit, available=available, used=month_used, cap=cap)
     if thresholds:
         record_threshold_changes(tenant_id=tenant_id, changes=thresholds, balance=balance)
     return ApiResult(status_code=201, body=body)
@@ -448,14 +448,18 @@ def credits_charge_batch(
                         "suffix": charge[0][5],
                     },
                 )
-            balances, admitted, held_less_overdraft, thresholds = cursor.fetchone()
+            balances, admitted, held_less_overdraft, thresholds, capped, used, cap = cursor.fetchone()
             final_balance = Decimal(0)
-            for (index, _item, priced, _entry, prefix, suffix), balance, ok in zip(
-                charge, balances, admitted, strict=True
+            for (index, _item, priced, _entry, prefix, suffix), balance, ok, over_cap, month_used in zip(
+                charge, balances, admitted, capped, used, strict=True
             ):
                 if ok:
                     results[index] = (201, prefix + balance + suffix, False)
                     final_balance = Decimal(balance)
+                elif over_cap:
+                    results[index] = _error(
+                        MonthlyCreditCapExceeded(required=priced.debit, used=Decimal(month_used), cap=cap)
+                    )
                 else:
                     results[index] = _error(
                         InsufficientCredits(

@@ -118,7 +118,7 @@ def post_entry(
     }
     with prepared_cursor() as cursor:
         cursor.execute(_sql.POST_ENTRY, params)
-        balance, body, thresholds, available = cursor.fetchone()
+        balance, body, thresholds, available, _month_used, _cap = cursor.fetchone()  # no usage here
     return entry_id, balance, body, thresholds, available
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.models import ApiKey, User
-from billing.errors import InsufficientCredits, ReservationClosed, invalid
+from billing.errors import InsufficientCredits, MonthlyCreditCapExceeded, ReservationClosed, invalid
 from billing.models import Reservation, ReservationStatus
 from billing.services import _sql, idempotency
 from billing.services.charging import UsageEvent, _price
@@ -326,11 +326,13 @@ def reservation_settle(
         }
         with ledger_write_guard():
             cursor.execute(_sql.SETTLE, params)
-        closed, balance, body, thresholds, available = cursor.fetchone()
+        closed, balance, body, thresholds, available, month_used, cap = cursor.fetchone()
     if not closed:
         raise ReservationClosed()  # closed by someone else between the read and the statement
     if balance is None:
         # The hold was closed in the statement; the transaction rolls back with this error.
+        if cap is not None and month_used + priced.debit > cap:
+            raise MonthlyCreditCapExceeded(required=priced.debit, used=month_used, cap=cap)
         raise InsufficientCredits(required=priced.debit - hold.amount, available=available)
     if thresholds:
         record_threshold_changes(tenant_id=tenant_id, changes=thresholds, balance=balance)
