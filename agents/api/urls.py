@@ -3,7 +3,7 @@ agents, their skills, sessions and the task queue."""
 
 from django.urls import path
 
-from agents.api import agents, catalogue, sessions, tasks
+from agents.api import agents, catalogue, channels, sessions, tasks
 
 T = "tenants/<uuid:tenant_id>/"
 A = T + "agents/<uuid:agent_id>/"
@@ -49,6 +49,8 @@ urlpatterns = [
     path(A + "status", agents.AgentStatusApi.as_view(), name="agent-status"),
     path(A + "share", agents.AgentShareApi.as_view(), name="agent-share"),
     path(A + "skills/", agents.AgentSkillListApi.as_view(), name="agent-skills"),
+    path(A + "channels/", channels.AgentChannelListApi.as_view(), name="agent-channels"),
+    path(A + "channels/<uuid:channel_id>", channels.AgentChannelDetailApi.as_view(), name="agent-channel"),
     path(
         T + "skill-installations/<uuid:installation_id>/",
         agents.InstallationDetailApi.as_view(),

@@ -521,7 +521,14 @@ def _agents(name: str) -> Callable[[Tenant], Any]:
         from agents.tests import factories
 
         if name == "make_agent":
-            return factories.AgentFactory.create(tenant=tenant, status=_AGENTS_STATE.get("agent", "idle")).pk
+            agent = factories.AgentFactory.create(tenant=tenant, status=_AGENTS_STATE.get("agent", "idle"))
+            _AGENTS_STATE["made_agent"] = agent  # a channel of the URL hangs on the URL's agent
+            return agent.pk
+        if name == "make_channel":
+            made = _AGENTS_STATE.get("made_agent")
+            agent = made if made is not None and made.tenant_id == tenant.pk else None
+            agent = agent or factories.AgentFactory.create(tenant=tenant)
+            return factories.ChannelFactory.create(agent=agent).pk
         if name == "make_task":
             status = _AGENTS_STATE.get("task", "running")
             lease = timezone.now() + timedelta(minutes=5) if status == "running" else None
@@ -573,6 +580,7 @@ OBJECT_FACTORIES.update(
         "session_id": _agents("make_session"),
         "task_id": _agents("make_task"),
         "installation_id": _agents("make_installation"),
+        "channel_id": _agents("make_channel"),
     }
 )
 _A = f"{_T}/agents/<uuid:agent_id>"
@@ -587,6 +595,8 @@ WRITE_BODIES.update(
         f"{_A}/status": {"status": "active"},
         f"{_A}/share": {"user_id": HARNESS_USER, "permissions": ["view_agent"]},
         f"{_A}/skills/": {"skill_id": HARNESS_SKILL},
+        f"{_A}/channels/": {"type": "web", "config": {"allowed_origins": ["https://app.example.com"]}},
+        f"{_A}/channels/<uuid:channel_id>": {"is_active": False},
         f"{_T}/skill-installations/<uuid:installation_id>/": {"config": {"x": 1}},
         f"{_T}/sessions/": {"agent_id": HARNESS_AGENT},
         f"{_S}/spawn": {},
