@@ -7,6 +7,10 @@ to deliver is logged and swallowed: the stream is best-effort, the database is t
 
 Event types in use (keep this list true): `activity` (an agent's feed item), `agent.status`,
 `session.status`, `task.status`, `alert` (raised, acknowledged, resolved).
+
+`disconnect(tenant_id, user_id=...)` closes the stream of one member (removed from the tenant) or
+of everyone in a tenant (suspended), on commit, through the same group: the consumer
+(agents/stream/consumer.py) closes the websocket with the code given.
 """
 
 from __future__ import annotations
@@ -35,16 +39,48 @@ def publish(tenant_id: UUID | str, event_type: str, data: dict[str, Any]) -> Non
     `data` must be JSON-serialisable (ids as strings) and hold nothing secret: every member of
     the tenant connected to the stream receives it.
     """
-    message = {"type": STREAM_MESSAGE_TYPE, "event": {"type": event_type, "data": data}}
-    group = tenant_group(tenant_id)
+    _send(tenant_group(tenant_id), {"type": STREAM_MESSAGE_TYPE, "event": {"type": event_type, "data": data}})
+
+
+CONTROL_MESSAGE_TYPE = "stream.control"  # the consumer's handler: `stream_control`
+# Websocket close codes (4000-4999 are the application's): the console's script does not
+# reconnect after these.
+CLOSE_REMOVED = 4403  # no longer a member (or the key is gone)
+CLOSE_SUSPENDED = 4423  # the tenant is suspended
+
+
+def disconnect(tenant_id: UUID | str, *, user_id: UUID | str | None = None, code: int, reason: str) -> None:
+    """After commit, close the tenant's streams: of `user_id` only, or everyone's (None)."""
+    message = {
+        "type": CONTROL_MESSAGE_TYPE,
+        "action": "close",
+        "user_id": str(user_id) if user_id is not None else None,
+        "code": code,
+        "reason": reason,
+    }
+    _send(tenant_group(tenant_id), message)
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    notify_in_transaction = getattr(layer, "notify_in_transaction", None)
+    if notify_in_transaction is not None:
+        # The PostgreSQL layer (core/channel_layer.py): NOTIFY inside this transaction is
+        # delivered by PostgreSQL on COMMIT and dropped on ROLLBACK, on the request's own
+        # connection. Inside a savepoint that later rolls back it is dropped too, like on_commit.
+        try:
+            with transaction.atomic():
+                notify_in_transaction(group, message)
+        except Exception:  # best effort: never fail the write for the stream's sake
+            logger.exception("stream: could not publish to %s", group)
+        return
 
     def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:  # best effort: the committed change stands
-            logger.exception("stream: could not publish %s to %s", event_type, group)
+            logger.exception("stream: could not publish to %s", group)
 
     transaction.on_commit(send)

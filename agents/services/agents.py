@@ -22,6 +22,7 @@ from agents.models import (
 )
 from agents.selectors import AGENT_OBJECT_PERMISSIONS, agent_count
 from agents.services.common import advisory_lock, save_unique, snapshot
+from agents.stream import events
 from audit.models import Severity
 from audit.services import audit_record, changes
 from billing.services import agent_slot_check
@@ -152,6 +153,7 @@ def agent_transition(
         details={"changes": {"status": {"old": before, "new": to}}, "reason": reason},
         actor=actor,
     )
+    events.agent_status(agent)
     return agent
 
 

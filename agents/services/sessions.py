@@ -32,6 +32,7 @@ from agents.models import OPEN_SESSION_STATUSES, Agent, AgentSession, AgentStatu
 from agents.hooks import session_spawned
 from agents.selectors import open_session_count
 from agents.services.common import advisory_lock
+from agents.stream import events
 from audit.models import Severity
 from audit.services import audit_record
 from billing import selectors as billing_selectors
@@ -199,6 +200,7 @@ def _finish(session: AgentSession, status: str, **fields: Any) -> AgentSession:
         session.refresh_from_db(fields=["status"])
         raise Conflict(f"The session is already {session.status}.", code="session_closed")
     session.refresh_from_db()
+    events.session_status(session)
     return session
 
 
@@ -256,6 +258,7 @@ def session_cancel(*, session: AgentSession, actor: User | None, reason: str = "
         sessions, tasks = cursor.fetchone()
     if not sessions:
         raise Conflict("Nothing in this session's tree is open.", code="session_closed")
+    events.session_status(session, status="cancelled", sessions_cancelled=sessions, tasks_cancelled=tasks)
     audit_record(
         action="session.cancelled",
         tenant=session.tenant_id,

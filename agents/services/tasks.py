@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agents.models import Agent, AgentSession, AgentTask, Recipe, TaskStatus
+from agents.stream import events
 from audit.services import audit_record
 from core.errors import Conflict
 
@@ -156,6 +157,7 @@ def task_complete(*, task: AgentTask, worker_id: str, result: Any = None) -> Age
     }
     done = list(AgentTask.objects.raw(_COMPLETE_SQL, params))
     if done:
+        events.task_status(done[0])
         return done[0]
     with transaction.atomic():
         current = AgentTask.objects.select_for_update().get(pk=task.pk)
@@ -183,6 +185,7 @@ def task_fail(*, task: AgentTask, worker_id: str, error: str, retry: bool = True
     else:
         task.status, task.finished_at = TaskStatus.FAILED, now
     task.save(update_fields=["status", "error", "lease_expires_at", "run_after", "finished_at", "updated_at"])
+    events.task_status(task)
     return task
 
 
@@ -195,6 +198,7 @@ def task_cancel(*, task: AgentTask, actor: User | None, reason: str = "") -> Age
     before = task.status
     task.status, task.finished_at, task.lease_expires_at = TaskStatus.CANCELLED, timezone.now(), None
     task.save(update_fields=["status", "finished_at", "lease_expires_at", "updated_at"])
+    events.task_status(task)
     audit_record(
         action="task.cancelled",
         tenant=task.tenant_id,

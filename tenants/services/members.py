@@ -14,7 +14,7 @@ from accounts import permissions as registry
 from accounts.models import Role, User
 from audit.models import Severity
 from audit.services import audit_record, changes
-from core import clock
+from core import clock, stream
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from tenants import selectors
 from tenants.hooks import people_changed
@@ -192,6 +192,10 @@ def member_remove(*, membership: Membership, actor: User) -> None:
         actor=actor,
     )
     membership.delete()
+    # Their open websockets on this tenant's live stream close once this commits.
+    stream.disconnect(
+        tenant.pk, user_id=membership.user_id, code=stream.CLOSE_REMOVED, reason="member_removed"
+    )
     people_changed.send(tenant_id=tenant.pk)
 
 

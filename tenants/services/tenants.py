@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.services.users import user_create
 from audit.models import Severity
 from audit.services import audit_record, changes
-from core import clock
+from core import clock, stream
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from core.tenancy import tenant_context
 from tenants.hooks import tenant_created
@@ -125,6 +125,8 @@ def tenant_suspend(*, tenant: Tenant, actor: User, reason: str) -> Tenant:
         details={"reason": tenant.suspension_reason, "previous_status": previous},
         actor=actor,
     )
+    # Every open websocket on its live stream closes once this commits.
+    stream.disconnect(tenant.pk, code=stream.CLOSE_SUSPENDED, reason="tenant_suspended")
     return tenant
 
 

@@ -1,0 +1,56 @@
+"""What the agents app publishes on the live stream (core.stream.publish, delivered on commit):
+ids as strings, statuses, nothing secret (every member connected to the tenant's stream gets it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import stream
+
+
+def _id(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def agent_status(agent: Any) -> None:
+    """`agent.status`: an agent moved along its status machine."""
+    stream.publish(
+        agent.tenant_id,
+        "agent.status",
+        {
+            "agent_id": str(agent.pk),
+            "name": agent.name,
+            "status": agent.status,
+            "reason": agent.status_reason,
+            "changed_at": agent.status_changed_at.isoformat() if agent.status_changed_at else None,
+        },
+    )
+
+
+def session_status(session: Any, **extra: Any) -> None:
+    """`session.status`: a session finished (completed, failed) or its tree was cancelled."""
+    stream.publish(
+        session.tenant_id,
+        "session.status",
+        {
+            "session_id": str(session.pk),
+            "agent_id": _id(session.agent_id),
+            "root_id": _id(session.root_id),
+            "status": session.status,
+            **extra,
+        },
+    )
+
+
+def task_status(task: Any) -> None:
+    """`task.status`: a task completed, failed, went back to pending for a retry, or was cancelled."""
+    stream.publish(
+        task.tenant_id,
+        "task.status",
+        {
+            "task_id": str(task.pk),
+            "agent_id": _id(task.agent_id),
+            "status": task.status,
+            "attempts": task.attempts,
+        },
+    )
