@@ -400,8 +400,8 @@ UNFOLD = {
     "SITE_HEADER": "Quartermaster back office",
     "SITE_SYMBOL": "hub",
     "SHOW_HISTORY": True,
-    # The index is the platform's dashboard (KPIs and 30-day charts from the ledger).
-    "DASHBOARD_CALLBACK": "billing.admin.dashboard.dashboard_callback",
+    # The index is the platform's dashboard (KPIs and 30-day charts from the daily analytics).
+    "DASHBOARD_CALLBACK": "insights.dashboard.dashboard_callback",
 }
 
 # --- Security
