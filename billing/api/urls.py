@@ -5,7 +5,10 @@ from billing.api import catalogue, credits, reservations, statements, subscripti
 T = "tenants/<uuid:tenant_id>/"
 R = T + "usage/reservations/<uuid:reservation_id>"
 
+# The routes agent runtimes call for every model call come first: Django tries patterns in order.
 urlpatterns = [
+    path(T + "usage", usage.UsageChargeApi.as_view(), name="usage"),
+    path(T + "usage/batch", usage.UsageBatchApi.as_view(), name="usage-batch"),
     path("billing/plans", catalogue.PlanListApi.as_view(), name="billing-plans"),
     path("billing/prices", catalogue.PriceListApi.as_view(), name="billing-prices"),
     path(T + "credits", credits.CreditSummaryApi.as_view(), name="credits"),
@@ -28,8 +31,6 @@ urlpatterns = [
         name="credit-threshold",
     ),
     path(T + "subscription", subscription.SubscriptionApi.as_view(), name="subscription"),
-    path(T + "usage", usage.UsageChargeApi.as_view(), name="usage"),
-    path(T + "usage/batch", usage.UsageBatchApi.as_view(), name="usage-batch"),
     path(T + "usage/reservations", reservations.ReservationListCreateApi.as_view(), name="reservations"),
     path(R, reservations.ReservationDetailApi.as_view(), name="reservation"),
     path(R + "/settle", reservations.ReservationSettleApi.as_view(), name="reservation-settle"),
