@@ -75,6 +75,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     date_joined = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # An operator's lock (accounts.services.auth.account_lock): the login refuses the account
+    # until staff unlock it; unlike the failed-login lockout it has no cool-off.
+    locked_at = models.DateTimeField(null=True, blank=True)
+    locked_reason = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = UserManager()
