@@ -20,20 +20,28 @@ USAGE = usage.UsageProfile(
     agents=("weekly-report", "sql-helper"),
     seed=202,
 )
+SIGNED_UP = (36, 10)  # days ago, hour
 
 
 def steps(s: DemoScenario) -> list[Step]:
     return [
         ("Acme Analytics: sign-up, members, invites", lambda: tenant(s)),
         ("Acme Analytics: keys, settings, flags, secrets", s.within(ACME, configuration)),
-        *s.usage_steps(ACME, USAGE, [(18, 12, "top-up", s.within(ACME, top_up))]),
+        *s.usage_steps(
+            ACME,
+            USAGE,
+            [
+                *s.renewal(ACME, s.moment(ACME, *SIGNED_UP)),
+                (s.moment(ACME, 18, 12), "top-up", s.within(ACME, top_up)),
+            ],
+        ),
     ]
 
 
 def tenant(s: DemoScenario) -> None:
     """Sam signs up (user, tenant and owner membership at once), then sets the tenant up."""
     secret = s.login_entry(SAM, "Sam Carter", "owner of Acme Analytics")
-    with s.at(ACME, 36, 10):
+    with s.at(ACME, *SIGNED_UP):
         sam = tenants.signup(email=SAM, password=secret, tenant_name="Acme Analytics", full_name="Sam Carter")
     s.users[SAM] = s.owners[ACME] = sam
     with user_context(sam):  # Sam's own membership, across tenants (RLS own-rows)
@@ -81,4 +89,4 @@ def configuration(s: DemoScenario) -> None:
 
 
 def top_up(s: DemoScenario) -> None:
-    s.post(ACME, "topup", "100", "Top-up: card payment.")
+    s.post(ACME, "topup", "60", "Top-up: card payment.")

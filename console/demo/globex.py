@@ -19,6 +19,7 @@ USAGE = usage.UsageProfile(
     last_day=10,  # the trial's usage stopped ten days ago
     seed=404,
 )
+CREATED = (33, 10)  # days ago, hour: its first month ended two or more days ago
 
 
 def steps(s: DemoScenario) -> list[Step]:
@@ -28,16 +29,17 @@ def steps(s: DemoScenario) -> list[Step]:
             GLOBEX,
             USAGE,
             [
-                (9, 10, "suspension", s.within(GLOBEX, suspension)),
-                (7, 15, "reactivation", s.within(GLOBEX, reactivation)),
-                (1, 9, "suspension", s.within(GLOBEX, final_suspension)),
+                *s.renewal(GLOBEX, s.moment(GLOBEX, *CREATED)),
+                (s.moment(GLOBEX, 9, 10), "suspension", s.within(GLOBEX, suspension)),
+                (s.moment(GLOBEX, 7, 15), "reactivation", s.within(GLOBEX, reactivation)),
+                (s.moment(GLOBEX, 1, 9), "suspension", s.within(GLOBEX, final_suspension)),
             ],
         ),
     ]
 
 
 def tenant(s: DemoScenario) -> None:
-    with s.at(GLOBEX, 31, 10):
+    with s.at(GLOBEX, *CREATED):
         morgan = s.owner(GLOBEX, MORGAN, "Morgan Doe", "Globex Trial (suspended)")
         t = s.tenant(
             GLOBEX,

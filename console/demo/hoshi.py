@@ -24,18 +24,26 @@ USAGE = usage.UsageProfile(
     agents=("route-planner", "customs-forms", "dispatch-chat", "invoice-reader", "warehouse-audit"),
     seed=303,
 )
+CREATED = (42, 9)  # days ago, hour
 
 
 def steps(s: DemoScenario) -> list[Step]:
     return [
         ("Hoshi Logistics: tenant, teams, members", lambda: tenant(s)),
         ("Hoshi Logistics: keys, settings, flags, secrets", s.within(HOSHI, configuration)),
-        *s.usage_steps(HOSHI, USAGE, [(8, 10, "adjustment", s.within(HOSHI, adjustment))]),
+        *s.usage_steps(
+            HOSHI,
+            USAGE,
+            [
+                *s.renewal(HOSHI, s.moment(HOSHI, *CREATED)),
+                (s.moment(HOSHI, 8, 10), "adjustment", s.within(HOSHI, adjustment)),
+            ],
+        ),
     ]
 
 
 def tenant(s: DemoScenario) -> None:
-    with s.at(HOSHI, 42, 9):
+    with s.at(HOSHI, *CREATED):
         yuki = s.owner(HOSHI, YUKI, "Yuki Sato", "Hoshi Logistics")
         t = s.tenant(
             HOSHI,
@@ -132,7 +140,7 @@ def configuration(s: DemoScenario) -> None:
         tenants.secret_rotate(secret=customs, actor=s.users[MEI], value=secret_value("customs-jp"))
     with s.at(HOSHI, 36, 12):
         billing.credit_account_update(tenant=t, actor=s.admin, overdraft_limit="500")
-        s.thresholds(HOSHI, "3000")
+        s.thresholds(HOSHI, "5000")
 
 
 def adjustment(s: DemoScenario) -> None:

@@ -32,6 +32,10 @@ USAGE = usage.UsageProfile(
     agents=("support-triage", "code-review", "release-notes", "lab-notebook"),
     seed=101,
 )
+CREATED = (40, 10)  # days ago, hour: when the platform admin made the tenant
+# Lena tries prompts in the console's playground now and then: (input, output) tokens.
+PLAYGROUND_DAYS = (29, 18, 7)
+PLAYGROUND_TOKENS = ((1800, 450), (5200, 900), (800, 300))
 
 
 def steps(s: DemoScenario) -> list[Step]:
@@ -43,8 +47,13 @@ def steps(s: DemoScenario) -> list[Step]:
             NORTHWIND,
             USAGE,
             [
-                (15, 11, "top-up", s.within(NORTHWIND, top_up)),
-                (14, 16.5, "refund", s.within(NORTHWIND, refund)),
+                *s.renewal(NORTHWIND, s.moment(NORTHWIND, *CREATED)),
+                *(
+                    (s.moment(NORTHWIND, day, 15.5), "playground", s.within(NORTHWIND, playground, n))
+                    for n, day in enumerate(PLAYGROUND_DAYS)
+                ),
+                (s.moment(NORTHWIND, 15, 11), "top-up", s.within(NORTHWIND, top_up)),
+                (s.moment(NORTHWIND, 14, 16.5), "refund", s.within(NORTHWIND, refund)),
             ],
         ),
     ]
@@ -53,7 +62,7 @@ def steps(s: DemoScenario) -> list[Step]:
 def tenant(s: DemoScenario) -> None:
     with s.at(NORTHWIND, 41, 9):
         greta = s.owner(NORTHWIND, GRETA, "Greta Hansen", "Northwind Robotics")
-    with s.at(NORTHWIND, 40, 10):
+    with s.at(NORTHWIND, *CREATED):
         t = s.tenant(
             NORTHWIND,
             owner=greta,
@@ -197,24 +206,25 @@ def configuration(s: DemoScenario) -> None:
     s.secret(NORTHWIND, "OpenAI fallback", "openai", GRETA, day=22)
     with s.at(NORTHWIND, 4, 11):
         tenants.secret_reveal(secret=slack, actor=s.users[GRETA])
-    # Money: the onboarding grant at the start of the month, thresholds the month crosses, a few
-    # playground calls over it.
+    # Money: the onboarding grant at the start of the month, thresholds the month crosses.
     with s.at(NORTHWIND, 30, 9):
         s.post(NORTHWIND, "grant", "500", "Onboarding credit for the Growth plan launch.")
         s.thresholds(NORTHWIND, "500", "200")
-    for n, (day, tokens) in enumerate(((29, (1800, 450)), (18, (5200, 900)), (7, (800, 300)))):
-        with s.at(NORTHWIND, day, 15.5):
-            usage.charge_single(
-                tenant=t,
-                user=s.users[LENA],
-                key=f"demo-playground-{n}",
-                model=s.model("sonnet"),
-                tokens=tokens,
-            )
+
+
+def playground(s: DemoScenario, n: int) -> None:
+    """A prompt Lena tried in the console's playground (a person's usage, no API key)."""
+    usage.charge_single(
+        tenant=s.tenants[NORTHWIND],
+        user=s.users[LENA],
+        key=f"demo-playground-{n}",
+        model=s.model("sonnet"),
+        tokens=PLAYGROUND_TOKENS[n],
+    )
 
 
 def top_up(s: DemoScenario) -> None:
-    s.post(NORTHWIND, "topup", "1000", "Top-up: purchase order NW-2231.")
+    s.post(NORTHWIND, "topup", "300", "Top-up: purchase order NW-2231.")
 
 
 def refund(s: DemoScenario) -> None:

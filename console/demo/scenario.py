@@ -31,6 +31,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from dateutil.relativedelta import relativedelta
 from django.test import RequestFactory
 from django_otp.oath import TOTP
 
@@ -59,8 +60,8 @@ ZONES = {
 }
 
 Step = tuple[str, Callable[[], None]]
-# (days ago, local hour: when it happens, once the usage before it is charged), label, what
-Interlude = tuple[int, float, str, Callable[[], None]]
+# When it happens (once the usage before that moment is charged), label, what happens.
+Interlude = tuple[datetime, str, Callable[[], None]]
 
 
 # Limits as the plans sell them (billing's Plan rows), which the platform admin sets.
@@ -432,13 +433,11 @@ class DemoScenario:
 
     def usage_steps(self, slug: str, profile: usage.UsageProfile, interludes: list[Interlude]) -> list[Step]:
         """The month's usage as batches, oldest first; each interlude (a top-up, a refund) runs at
-        its moment, once the usage before that moment has been charged."""
+        its moment, once the usage before that moment has been charged: the ledger is posted in
+        time order, as it is in production (its seq and its posting times agree)."""
         name = slug.replace("-", " ").title()
         planned = [event for _, event in usage.plan_month(profile, tz_name=ZONES[slug], now=self.now)]
-        marks = sorted(
-            ((self.moment(slug, days, hour), label, then) for days, hour, label, then in interludes),
-            key=lambda mark: mark[0],
-        )
+        marks = sorted(interludes, key=lambda mark: mark[0])
         steps: list[Step] = []
         index = 0
         for until, label, then in [*marks, (None, "", None)]:
@@ -450,6 +449,19 @@ class DemoScenario:
             if then is not None and until is not None:
                 steps.append((f"{name}: {label}", self.when(until, then)))
         return steps
+
+    def renewal(self, slug: str, created: datetime) -> list[Interlude]:
+        """The subscription's monthly renewal (the plan's included credits for the new period), an
+        hour after the first period ends, as the hourly beat task would have done it; none if the
+        period has not ended yet."""
+        due = created + relativedelta(months=1) + timedelta(hours=1)
+        if due >= self.now:
+            return []
+
+        def renew(s: DemoScenario) -> None:
+            billing.subscription_renew(tenant=s.tenants[slug])
+
+        return [(due, "monthly renewal", self.within(slug, renew))]
 
     def when(self, moment: datetime, fn: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:

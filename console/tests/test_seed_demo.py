@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -140,8 +141,9 @@ def test_seed_demo__counts__each_kind_as_the_scenario_makes_it(seeded: Seeded) -
         "agents": 8,
     }
     # Usage depends on the hour the seed runs (today holds what has happened so far).
-    # Besides usage: each plan's opening grant (4), two grants, two top-ups, an adjustment, a refund.
-    assert 2000 < usage < ledger == usage + 10
+    # Besides usage: each plan's opening grant (4) and the next month's (4: the tenants were made
+    # five to six weeks ago), two grants, two top-ups, an adjustment, a refund.
+    assert 2000 < usage < ledger == usage + 14
     assert audit > 100
     # The members' 15 devices and the laptop Lena logged out of (the operator's is no member's).
     assert sessions == 16
@@ -233,10 +235,15 @@ def test_seed_demo__ledgers__verify_and_each_balance_is_the_sum_of_its_entries(s
             assert account.balance == total
             assert account.balance > Decimal(0)  # no usage event ran out of credits
         kinds = set(CreditTransaction.objects.values_list("kind", flat=True))
-        crossed = set(LowBalanceThreshold.objects.filter(below=True).values_list("tenant__slug", flat=True))
-        alerts = AuditLogEntry.objects.filter(action="billing.low_balance").count()
+        below = set(LowBalanceThreshold.objects.filter(below=True).values_list("tenant__slug", flat=True))
+        crossings = AuditLogEntry.objects.filter(action="billing.low_balance")
+        crossed = set(crossings.values_list("tenant__slug", flat=True))
+        alerts = crossings.count()
     assert kinds == {"grant", "topup", "usage", "refund", "adjustment"}
-    assert sorted(crossed) == sorted(DEMO_SLUGS)  # every tenant crossed a threshold
+    # Every tenant crossed a threshold during the month; two are still below it (a month's
+    # renewal of the plan's credits lifted the others back above theirs).
+    assert sorted(crossed) == sorted(DEMO_SLUGS)
+    assert {"northwind-robotics", "acme-analytics"} <= below
     assert alerts >= 4
 
 
@@ -324,6 +331,78 @@ def test_seed_demo__configuration__invites_keys_settings_flags_secrets_with_hist
     assert {Decimal(0), Decimal(100)} < rollouts
     assert len(rollouts) >= 5
     assert rotated == 2
+
+
+@pytest.mark.django_db
+def test_seed_demo__history__spread_over_the_month_each_audit_entry_at_its_change(seeded: Seeded) -> None:
+    now = timezone.now()
+    with platform_bypass(reason="test", log=False):
+        northwind = Tenant.objects.get(slug="northwind-robotics")
+        versions = list(
+            SettingVersion.objects.filter(tenant=northwind, key="console.dormant_after_days")
+            .order_by("version")
+            .values_list("created_at", flat=True)
+        )
+        ramp = [
+            (entry.created_at, entry.details["changes"]["rollout_percentage"]["new"])
+            for entry in AuditLogEntry.objects.filter(
+                tenant=northwind, action="flag.updated", details__flag_key="agents.parallel-tools"
+            ).order_by("created_at")
+        ]
+        joined = set(Membership.objects.filter(tenant=northwind).values_list("joined_at__date", flat=True))
+        keys_made = set(ApiKey.objects.filter(tenant=northwind).values_list("created_at__date", flat=True))
+        grants = list(
+            CreditTransaction.objects.filter(
+                tenant=northwind, kind="grant", actor_user__isnull=False
+            ).values_list("created_at", flat=True)
+        )
+        refund = CreditTransaction.objects.get(tenant=northwind, kind="refund")
+        refund_audit = AuditLogEntry.objects.get(tenant=northwind, action="credits.refund")
+        usage = CreditTransaction.objects.filter(tenant=northwind, kind="usage")
+        late = max(
+            (e.created_at - e.occurred_at for e in usage.only("created_at", "occurred_at")), default=None
+        )
+        audit_days = {at.date() for at in AuditLogEntry.objects.values_list("created_at", flat=True)}
+        # Posted in time order, as in production: the ledger's seq and its posting times agree
+        # (a few seconds' leeway: the seed's clock runs on while a batch is charged).
+        disorder = [
+            (slug, later, earlier)
+            for slug in DEMO_SLUGS
+            for earlier, later in pairwise(
+                CreditTransaction.objects.filter(tenant__slug=slug)
+                .order_by("seq")
+                .values_list("created_at", flat=True)
+            )
+            if later < earlier - timedelta(seconds=5)
+        ]
+        renewals = CreditTransaction.objects.filter(
+            kind="grant",
+            idempotency_key__startswith="included:",
+            created_at__gt=now - timedelta(days=20),
+        ).count()
+    out = io.StringIO()
+    call_command("verify_audit_chain", stdout=out, stderr=io.StringIO())
+
+    # A setting changed over weeks, then rolled back: each version on its own day.
+    assert len({at.date() for at in versions}) == 4
+    assert versions[-1] - versions[0] > timedelta(days=21)
+    # A flag ramped 10 -> 50 -> 100 % a week apart, each change audited at its own time.
+    assert [value for _, value in ramp] == ["50.00", "100.00"]
+    assert ramp[1][0] - ramp[0][0] > timedelta(days=6)
+    assert len(joined) >= 5  # members joined on different days
+    assert len(keys_made) >= 4  # keys made on different days
+    # The onboarding grant at the start of the month; the refund mid-month, its audit entry with it.
+    assert grants
+    assert min(grants) < now - timedelta(days=28)
+    assert now - timedelta(days=20) < refund.created_at < now - timedelta(days=7)
+    assert abs(refund_audit.created_at - refund.created_at) < timedelta(seconds=5)
+    # Usage posted by its runtime within a day of happening, not all at seed time.
+    assert late is not None
+    assert late < timedelta(days=1)
+    assert len(audit_days) >= 20
+    assert "verify_audit_chain: OK" in out.getvalue()
+    assert disorder == []
+    assert renewals >= 2  # the plans' included credits of the new month, at its start
 
 
 @pytest.mark.django_db
