@@ -123,6 +123,15 @@ def transaction_get(*, tenant: Tenant, transaction_id: Any) -> CreditTransaction
     return transaction_list(tenant=tenant).filter(pk=transaction_id).first()
 
 
+def agent_has_billing_records(*, tenant: TenantRef, agent_id: Any) -> bool:
+    """Whether a ledger entry or a hold names the agent (then it is never deleted: the ledger's
+    references are foreign keys, agents migration 0005). Two index probes."""
+    return (
+        CreditTransaction.objects.filter(tenant=tenant, agent_id=agent_id).exists()
+        or Reservation.objects.filter(tenant=tenant, agent_id=agent_id).exists()
+    )
+
+
 def reservation_list(*, tenant: Tenant) -> QuerySet[Reservation]:
     return Reservation.objects.filter(tenant=tenant).order_by("-created_at", "-id")
 

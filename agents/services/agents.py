@@ -25,6 +25,7 @@ from agents.services.common import advisory_lock, save_unique, snapshot
 from agents.stream import events
 from audit.models import Severity
 from audit.services import audit_record, changes
+from billing.selectors import agent_has_billing_records
 from billing.services import agent_slot_check
 from core.errors import Conflict, LimitExceeded, full_clean_or_invalid
 
@@ -174,12 +175,20 @@ def agent_resume(*, agent: Agent, actor: User | None, reason: str = "") -> Agent
 @transaction.atomic
 def agent_delete(*, agent: Agent, actor: User | None) -> None:
     """Delete an agent with its channels, skills and finished sessions; refused (409) while a
-    session of it is open. The ledger keeps its entries (they name the agent by id)."""
+    session of it is open, and for good once the ledger or a hold names it (409
+    agent_has_billing_records: the ledger is insert-only and its agent and session references
+    are foreign keys; pause the agent instead)."""
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
     if AgentSession.objects.filter(
         tenant=agent.tenant_id, agent=agent, status__in=OPEN_SESSION_STATUSES
     ).exists():
         raise Conflict("Cancel or finish the agent's open sessions first.", code="agent_has_open_sessions")
+    if agent_has_billing_records(tenant=agent.tenant_id, agent_id=agent.pk):
+        raise Conflict(
+            "The ledger records this agent's usage, and ledger entries are kept for good: "
+            "pause the agent instead of deleting it.",
+            code="agent_has_billing_records",
+        )
     audit_record(
         action="agent.deleted",
         tenant=agent.tenant_id,

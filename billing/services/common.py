@@ -224,6 +224,15 @@ def unknown_model(model: str) -> InvalidInput:
 # --- The ledger's write guard ---------------------------------------------------------------
 
 
+# The ledger's references to agents and sessions, declared by the agents app (agents migration
+# 0005): an id of another tenant, or a session of another agent, is refused by the database.
+_REFERENCE_CONSTRAINTS = (
+    ("_agent_same_tenant", "agent_id", "agent"),
+    ("_session_same_agent", "session_id", "session of this agent"),
+    ("_session_has_agent", "agent_id", "agent (a session's usage names the session's agent)"),
+)
+
+
 @contextmanager
 def ledger_write_guard() -> Iterator[None]:
     """Turn what the database refuses in a ledger write into the API's answers.
@@ -239,6 +248,9 @@ def ledger_write_guard() -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:
+        for constraint, field, what in _REFERENCE_CONSTRAINTS:
+            if constraint in str(exc):
+                raise invalid(field, f"No {what} of this tenant has this id.") from exc
         if "credit_tx_idempotency_unique" not in str(exc):
             raise
         raise IdempotencyKeyReused(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from agents.tests.factories import AgentFactory
 from audit.models import AuditLogEntry
 from billing import services
 from billing.errors import IdempotencyKeyReused, InsufficientCredits
@@ -419,7 +420,7 @@ def test_thresholds__created_while_already_below__no_alert_until_the_next_crossi
 def test_usage_api__api_key_with_credits_write__201_the_entry(tenant, owner, price):
     fund(tenant, 10)
     client = with_key(tenant, owner, ["credits:write"])
-    agent = uuid.uuid4()
+    agent = AgentFactory.create(tenant=tenant).pk  # the ledger's agent_id is a foreign key
 
     response = client.post(
         url(tenant, "usage"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from agents.tests.factories import AgentFactory
 from audit.models import AuditLogEntry
 from billing.models import CreditTransaction, Subscription
 from billing.tests.factories import (
@@ -245,7 +245,7 @@ def test_refund__of_another_tenants_entry__400(tenant, other_tenant, price, plat
 @pytest.mark.django_db
 def test_transactions_list__newest_first_cursor_pages_and_filters(tenant, owner, price, as_user):
     fund(tenant, 100)
-    agent = uuid.uuid4()
+    agent = AgentFactory.create(tenant=tenant).pk  # the ledger's agent_id is a foreign key
     for i in range(5):
         charge(tenant, f"u{i}", credits=1, agent_id=str(agent) if i % 2 else None)
     client = as_user(owner)
@@ -363,7 +363,7 @@ def test_spend__by_model_agent_and_day(tenant, owner, price, as_user):
 
     create_test_price(model="other-model")
     fund(tenant, 100)
-    agent_a, agent_b = uuid.uuid4(), uuid.uuid4()
+    agent_a, agent_b = (AgentFactory.create(tenant=tenant).pk for _ in range(2))
     charge(tenant, credits=3, agent_id=str(agent_a))
     charge(tenant, credits=2, agent_id=str(agent_b))
     charge(tenant, credits=1, agent_id=str(agent_a), model="other-model")
