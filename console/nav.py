@@ -48,6 +48,7 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Secrets", "console:secrets", "secrets:read"),
     Section("Credits", "console:credits", "credits:read"),
     Section("Audit log", "console:audit", "audit:read"),
+    Section("Graph", "console:graph", "interventions:admin"),
     Section("Analytics", "console:analytics", "analytics:read"),
     Section("Segments", "console:segments", "interventions:admin"),
     Section("Recommendations", "console:recommendations", "interventions:admin"),

@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("console.views.segments")),
     path("", include("console.views.recommendations")),
     path("", include("console.views.interventions")),
+    path("", include("console.views.graph")),
 ]

@@ -28,6 +28,7 @@ from console.demo import acme, agents, globex, hoshi, insights, logins, northwin
 from console.demo.hashing import demo_hashing
 from console.demo.scenario import DEMO_SLUGS, DemoScenario, Step
 from core.tenancy import platform_bypass
+from insights.services.graph import participants_sync_all
 from tenants.models import FeatureFlag, Invite, Membership, Secret, SettingVersion, Tenant
 
 Progress = Callable[[int, int, str], None]
@@ -67,6 +68,7 @@ def demo_steps(s: DemoScenario) -> list[Step]:
         ("Failed sign-ins and a lockout", partial(people.lockout, s)),
         ("Dormant members", partial(people.dormant, s)),
         *insights.steps(s),  # last: acts on, and rolls up, all of the above
+        ("Participant graph", lambda: None if participants_sync_all() else None),  # of all above
     ]
 
 

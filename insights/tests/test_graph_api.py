@@ -103,7 +103,7 @@ def test_participant_detail__another_tenants_participant__404(tenant, other_tena
     member(other_tenant, "member")
     participants_sync(tenant=other_tenant)
     with platform_bypass(reason="test", log=False):
-        theirs = Participant.objects.filter(tenant=other_tenant).first()
+        theirs = Participant.objects.filter(tenant=other_tenant).get()
     r = as_user(owner).get(url(tenant, f"participants/{theirs.pk}"))
     assert r.status_code == 404
 
