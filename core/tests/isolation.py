@@ -628,3 +628,23 @@ ROUTE_PREPARATIONS.update(
         f"{_T}/tasks/claim": _pending_task,
     }
 )
+
+# --- Alerts (alerts/api) -------------------------------------------------------------------------
+
+
+def _make_alert(tenant: Tenant) -> Any:
+    from alerts.tests.factories import make_alert
+
+    return make_alert(tenant).pk
+
+
+OBJECT_FACTORIES["alert_id"] = _make_alert
+AUTHENTICATED_NON_TENANT_ROUTES["/api/v1/alerts/"] = (
+    "Every alert, platform alerts included: platform staff only (checked in the view)."
+)
+WRITE_BODIES.update(
+    {
+        f"{_T}/alerts/<uuid:alert_id>/acknowledge": {},
+        f"{_T}/alerts/<uuid:alert_id>/resolve": {"reason": "x"},
+    }
+)
