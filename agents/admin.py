@@ -16,8 +16,11 @@ from unfold.decorators import action
 
 from agents import services
 from agents.models import (
+    AbTestResult,
     Agent,
+    AgentActivity,
     AgentChannel,
+    AgentMetricsHourly,
     AgentSession,
     AgentTask,
     AgentTemplate,
@@ -157,6 +160,7 @@ class AgentSessionAdmin(ReadOnlyAdmin):
         "status",
         "credits_charged",
         "tree_credits_charged",
+        "duration_ms",
         "started_at",
     ]
     list_select_related = ["agent", "tenant"]
@@ -212,3 +216,58 @@ class AgentTaskAdmin(ReadOnlyAdmin):
             lambda t: services.task_retry(task=t, actor=actor_of(request)),
             "tasks requeued",
         )
+
+
+# --- Telemetry (read-only: runtimes post activity, the roll-up writes metrics, staff record A/B
+# results through the API) ------------------------------------------------------------------------
+
+
+@admin.register(AgentActivity)
+class AgentActivityAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "type", "summary", "agent", "tenant", "session"]
+    list_select_related = ["agent", "tenant"]
+    list_filter = ["type"]
+    search_fields = ["summary", "agent__name", "tenant__name"]
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False  # a big table: no COUNT(*) of it on every page
+
+
+@admin.register(AgentMetricsHourly)
+class AgentMetricsHourlyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "hour",
+        "agent",
+        "tenant",
+        "sessions",
+        "successes",
+        "failures",
+        "avg_duration_ms",
+        "input_tokens",
+        "output_tokens",
+        "credits_charged",
+    ]
+    list_select_related = ["agent", "tenant"]
+    search_fields = ["agent__name", "tenant__name"]
+    date_hierarchy = "hour"
+    ordering = ["-hour", "agent__name"]
+    show_full_result_count = False
+
+
+@admin.register(AbTestResult)
+class AbTestResultAdmin(ReadOnlyAdmin):
+    list_display = [
+        "recipe",
+        "metric",
+        "variant",
+        "sample_size",
+        "successes",
+        "mean",
+        "variance",
+        "period_start",
+        "period_end",
+        "recorded_by",
+    ]
+    list_select_related = ["recipe", "recorded_by"]
+    list_filter = ["metric"]
+    search_fields = ["recipe__name", "variant", "metric"]
+    ordering = ["recipe__name", "metric", "variant", "period_start"]

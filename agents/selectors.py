@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,7 @@ from agents.models import (
     SkillInstallation,
     SkillStatus,
 )
+from agents.models.telemetry import AbTestResult, AgentActivity, AgentMetricsHourly
 from core.access import TenantAccess
 
 # Object permissions a member can be given on one agent (django-guardian).
@@ -265,3 +267,57 @@ def task_list(*, tenant: Any, filters: dict[str, Any] | None = None) -> QuerySet
 
 def task_get(*, tenant: Any, task_id: Any) -> AgentTask | None:
     return AgentTask.objects.filter(tenant=tenant, pk=task_id).first()
+
+
+# --- Telemetry: the activity feed, hourly metrics, A/B results ------------------------------------
+
+
+def activity_list(*, access: TenantAccess, filters: dict[str, Any] | None = None) -> QuerySet[AgentActivity]:
+    """The feed of the agents the caller may see, newest first; `filters`: agent, session, type,
+    since (a datetime: items at or after it)."""
+    qs = (
+        AgentActivity.objects.filter(tenant=access.tenant.pk)
+        .filter(agent_visibility(access, prefix="agent__"))
+        .order_by("-created_at", "-id")
+    )
+    filters = filters or {}
+    for name, column in (("agent", "agent_id"), ("session", "session_id"), ("type", "type")):
+        if filters.get(name):
+            qs = qs.filter(**{column: filters[name]})
+    if filters.get("since"):
+        qs = qs.filter(created_at__gte=filters["since"])
+    return qs
+
+
+def metrics_list(*, agent: Agent, start: datetime, end: datetime) -> QuerySet[AgentMetricsHourly]:
+    """An agent's hourly rows for the hours in [start, end), oldest first."""
+    return AgentMetricsHourly.objects.filter(
+        tenant=agent.tenant_id, agent=agent, hour__gte=start, hour__lt=end
+    ).order_by("hour")
+
+
+def metrics_series(*, agent: Agent, end: datetime, hours: int = 48) -> list[tuple[datetime, Any]]:
+    """The last `hours` UTC hours before `end` (an hour boundary), each with its row or None."""
+    start = end - timedelta(hours=hours)
+    rows = {row.hour: row for row in metrics_list(agent=agent, start=start, end=end)}
+    return [(hour, rows.get(hour)) for hour in (start + timedelta(hours=n) for n in range(hours))]
+
+
+def ab_result_list(*, recipe: Recipe | None = None, metric: str = "") -> QuerySet[AbTestResult]:
+    """A/B results (a recipe's, one metric's, if given), by recipe, metric, variant and period."""
+    qs = AbTestResult.objects.select_related("recipe").order_by(
+        "recipe__name", "recipe_id", "metric", "variant", "period_start", "id"
+    )
+    if recipe is not None:
+        qs = qs.filter(recipe=recipe)
+    return qs.filter(metric=metric) if metric else qs
+
+
+def ab_metric_names(*, recipe: Recipe) -> list[str]:
+    """The metrics a recipe has A/B results for, by name."""
+    return list(
+        AbTestResult.objects.filter(recipe=recipe)
+        .values_list("metric", flat=True)
+        .distinct()
+        .order_by("metric")
+    )

@@ -5,8 +5,8 @@ also given as a table for screen readers and for copying."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
 from console.formatting import amount, compact
@@ -53,6 +53,8 @@ class BarChart:
     x_labels: list[XLabel]
     total: Decimal
     empty: bool  # nothing above zero: the template says what to do instead of drawing
+    # A second series drawn over the bars on the same scale (an hourly chart's failures).
+    overlay: list[Bar] = field(default_factory=list)
 
 
 def nice_ceiling(value: Decimal) -> Decimal:
@@ -120,4 +122,71 @@ def daily_bars(points: Sequence[tuple[date, Decimal]], *, unit: str = "credits")
         x_labels=x_labels,
         total=total,
         empty=not any(value > 0 for _, value in points),
+    )
+
+
+def _hour_label(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b} {moment:%H}:00"
+
+
+def hourly_bars(
+    points: Sequence[tuple[datetime, Decimal]],
+    *,
+    unit: str,
+    tz: tzinfo,
+    overlay: Sequence[Decimal] = (),
+    overlay_unit: str = "",
+) -> BarChart:
+    """A bar per hour, oldest on the left, labelled in `tz` every six hours; `overlay` (one value
+    per hour, at most the bar's) is drawn over the bars on the same scale, e.g. failures."""
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    baseline = TOP + plot_height
+    top_value = nice_ceiling(max((value for _, value in points), default=Decimal(0)))
+    slot = plot_width / max(len(points), 1)
+
+    def bar(index: int, moment: datetime, value: Decimal, what: str) -> Bar:
+        height = float(max(value, Decimal(0)) / top_value) * plot_height
+        if value > 0:
+            height = max(height, 1.0)
+        return Bar(
+            x=round(LEFT + index * slot + slot * 0.15, 2),
+            y=round(baseline - height, 2),
+            width=round(slot * 0.7, 2),
+            height=round(height, 2),
+            day=moment,
+            value=value,
+            label=f"{_hour_label(moment)}: {compact(value)} {what}",
+        )
+
+    local = [(moment.astimezone(tz), value) for moment, value in points]
+    bars = [bar(i, moment, value, unit) for i, (moment, value) in enumerate(local)]
+    extra = [
+        bar(i, local[i][0], value, overlay_unit or unit) for i, value in enumerate(overlay) if i < len(local)
+    ]
+    ticks = [
+        Tick(y=round(baseline - plot_height * i / TICKS, 2), label=compact(top_value * i / TICKS))
+        for i in range(TICKS + 1)
+    ]
+    x_labels = [
+        XLabel(
+            x=round(LEFT + index * slot + slot / 2, 2),
+            label=f"{moment:%H}:00" if moment.hour else f"{moment.day} {moment:%b}",
+            anchor="middle",
+        )
+        for index, (moment, _) in enumerate(local)
+        if moment.hour % 6 == 0
+    ]
+    return BarChart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right=WIDTH - RIGHT,
+        bottom=baseline,
+        bars=bars,
+        ticks=ticks,
+        x_labels=x_labels,
+        total=sum((value for _, value in points), Decimal(0)),
+        empty=not any(value > 0 for _, value in points),
+        overlay=extra,
     )

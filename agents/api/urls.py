@@ -3,7 +3,7 @@ agents, their skills, sessions and the task queue."""
 
 from django.urls import path
 
-from agents.api import agents, catalogue, channels, sessions, tasks
+from agents.api import agents, catalogue, channels, sessions, tasks, telemetry
 
 T = "tenants/<uuid:tenant_id>/"
 A = T + "agents/<uuid:agent_id>/"
@@ -74,4 +74,10 @@ urlpatterns = [
     path(K + "fail", tasks.TaskFailApi.as_view(), name="task-fail"),
     path(K + "cancel", tasks.TaskCancelApi.as_view(), name="task-cancel"),
     path(K + "retry", tasks.TaskRetryApi.as_view(), name="task-retry"),
+    # Telemetry: the activity feed, hourly metrics, A/B results of recipes
+    path(T + "activity/", telemetry.ActivityListApi.as_view(), name="activity"),
+    path(A + "activity", telemetry.AgentActivityApi.as_view(), name="agent-activity"),
+    path(A + "metrics", telemetry.AgentMetricsApi.as_view(), name="agent-metrics"),
+    path("platform/ab-tests/", telemetry.AbResultListCreateApi.as_view(), name="ab-results"),
+    path("ab-tests/<uuid:recipe_id>/compare", telemetry.AbCompareApi.as_view(), name="ab-compare"),
 ]

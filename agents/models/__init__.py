@@ -40,6 +40,12 @@ from agents.models.sessions import (
     AgentSession,
     AgentTask,
 )
+from agents.models.telemetry import (
+    AbTestResult,
+    ActivityType,
+    AgentActivity,
+    AgentMetricsHourly,
+)
 from agents.models.workforce import (
     Agent,
     AgentChannel,
@@ -54,8 +60,12 @@ __all__ = [
     "SEMVER_VALIDATOR",
     "SLUG_VALIDATOR",
     "TOOL_NAME",
+    "AbTestResult",
+    "ActivityType",
     "Agent",
+    "AgentActivity",
     "AgentChannel",
+    "AgentMetricsHourly",
     "AgentRole",
     "AgentSession",
     "AgentStatus",

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, Q
+from django.db.models.functions import Cast, Extract
 from django.utils import timezone
 
 from agents.models.catalogue import Recipe
@@ -43,6 +44,21 @@ class AgentSession(TenantScopedModel):
     credits_charged = models.DecimalField(default=Decimal("0"), max_digits=20, decimal_places=6)
     credit_budget = models.DecimalField(null=True, blank=True, max_digits=20, decimal_places=6)
     tree_credits_charged = models.DecimalField(default=Decimal("0"), max_digits=20, decimal_places=6)
+    # How long the run took, recorded beside its tokens and cost: computed by PostgreSQL from
+    # started_at and ended_at (a stored generated column), so every way a session ends (complete,
+    # fail, the one-statement cancel of a subtree) records it, and it can never disagree with them.
+    duration_ms = models.GeneratedField(
+        expression=Cast(
+            Extract(
+                ExpressionWrapper(F("ended_at") - F("started_at"), output_field=models.DurationField()),
+                "epoch",
+            )
+            * 1000,
+            models.BigIntegerField(),
+        ),
+        output_field=models.BigIntegerField(null=True, blank=True),
+        db_persist=True,
+    )
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
 
@@ -66,6 +82,10 @@ class AgentSession(TenantScopedModel):
             models.Index(fields=["root", "depth"], name="agent_session_root_idx"),
             models.Index(fields=["parent"], name="agent_session_parent_idx"),
             models.Index(fields=["tenant", "-created_at"], name="agent_session_tenant_time_idx"),
+            # The hourly metrics roll-up: sessions by the hour they started, and those that ended
+            # since its last run (agents.services.telemetry).
+            models.Index(fields=["started_at"], name="agent_session_started_idx"),
+            models.Index(fields=["ended_at"], name="agent_session_ended_idx"),
             # max_concurrent_sessions counts the open ones.
             models.Index(
                 fields=["tenant"],

@@ -1,6 +1,7 @@
 """Every write of the agents app, split by subject: the catalogue, agents, skills, sessions, the
 task queue. Import from here: `from agents import services; services.agent_create(...)`."""
 
+from agents.services.ab import ab_compare, ab_result_record
 from agents.services.agents import (
     agent_create,
     agent_delete,
@@ -38,8 +39,17 @@ from agents.services.tasks import (
     task_retry,
     tasks_expire_leases,
 )
+from agents.services.telemetry import (
+    activity_record,
+    metrics_rollup,
+    metrics_rollup_range,
+    metrics_rollup_recent,
+)
 
 __all__ = [
+    "ab_compare",
+    "ab_result_record",
+    "activity_record",
     "agent_create",
     "agent_delete",
     "agent_pause",
@@ -48,6 +58,9 @@ __all__ = [
     "agent_transition",
     "agent_update",
     "cookbook_create",
+    "metrics_rollup",
+    "metrics_rollup_range",
+    "metrics_rollup_recent",
     "recipe_create",
     "recipe_set_active",
     "session_cancel",

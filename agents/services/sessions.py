@@ -28,10 +28,18 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from agents.errors import SessionBudgetExceeded, SessionLimit
-from agents.models import OPEN_SESSION_STATUSES, Agent, AgentSession, AgentStatus, SessionStatus
 from agents.hooks import session_spawned
+from agents.models import (
+    OPEN_SESSION_STATUSES,
+    ActivityType,
+    Agent,
+    AgentSession,
+    AgentStatus,
+    SessionStatus,
+)
 from agents.selectors import open_session_count
 from agents.services.common import advisory_lock
+from agents.services.telemetry import activity_record, session_activity
 from agents.stream import events
 from audit.models import Severity
 from audit.services import audit_record
@@ -206,14 +214,18 @@ def _finish(session: AgentSession, status: str, **fields: Any) -> AgentSession:
 
 @transaction.atomic
 def session_complete(*, session: AgentSession, result: Any = None) -> AgentSession:
-    """Finish an open session successfully, with its result."""
-    return _finish(session, SessionStatus.COMPLETED, result=result)
+    """Finish an open session successfully, with its result (and an item in the agent's feed)."""
+    session = _finish(session, SessionStatus.COMPLETED, result=result)
+    session_activity(session)
+    return session
 
 
 @transaction.atomic
 def session_fail(*, session: AgentSession, error: str) -> AgentSession:
-    """Finish an open session as failed, with its error."""
-    return _finish(session, SessionStatus.FAILED, error=error)
+    """Finish an open session as failed, with its error (and an error in the agent's feed)."""
+    session = _finish(session, SessionStatus.FAILED, error=error)
+    session_activity(session)
+    return session
 
 
 # One statement: the subtree by a recursive CTE inside its root's index range; every open session
@@ -258,6 +270,15 @@ def session_cancel(*, session: AgentSession, actor: User | None, reason: str = "
         sessions, tasks = cursor.fetchone()
     if not sessions:
         raise Conflict("Nothing in this session's tree is open.", code="session_closed")
+    activity_record(
+        agent=session.agent,
+        session=session,
+        type=ActivityType.ACTION,
+        summary=f"Cancelled {sessions} session{'s' if sessions != 1 else ''}"
+        + (f" and {tasks} task{'s' if tasks != 1 else ''}" if tasks else "")
+        + (f": {reason}" if reason else ""),
+        details={"sessions": sessions, "tasks": tasks, "reason": reason},
+    )
     events.session_status(session, status="cancelled", sessions_cancelled=sessions, tasks_cancelled=tasks)
     audit_record(
         action="session.cancelled",

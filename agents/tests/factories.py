@@ -4,13 +4,17 @@ fixtures would; tests then act through tenant_context or the API, where isolatio
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import factory
 
 from agents.models import (
+    AbTestResult,
     Agent,
+    AgentActivity,
     AgentChannel,
+    AgentMetricsHourly,
     AgentSession,
     AgentTask,
     AgentTemplate,
@@ -132,6 +136,41 @@ class TaskFactory(BypassFactory, factory.django.DjangoModelFactory[AgentTask]):
     payload = factory.LazyFunction(lambda: {"do": "work"})
 
 
+class ActivityFactory(BypassFactory, factory.django.DjangoModelFactory[AgentActivity]):
+    class Meta:
+        model = AgentActivity
+
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.LazyAttribute(lambda o: o.agent.tenant)
+    type = "message"
+    summary = factory.Sequence(lambda n: f"Said thing {n}")
+
+
+class MetricsFactory(BypassFactory, factory.django.DjangoModelFactory[AgentMetricsHourly]):
+    class Meta:
+        model = AgentMetricsHourly
+
+    agent = factory.SubFactory(AgentFactory)
+    tenant = factory.LazyAttribute(lambda o: o.agent.tenant)
+    hour = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n))
+    sessions = 3
+    successes = 2
+    failures = 1
+
+
+class AbResultFactory(factory.django.DjangoModelFactory[AbTestResult]):
+    class Meta:
+        model = AbTestResult
+
+    recipe = factory.SubFactory(RecipeFactory)
+    variant = "a"
+    metric = "success_rate"
+    sample_size = 100
+    successes = 50
+    period_start = datetime(2026, 11, 1, tzinfo=UTC)
+    period_end = datetime(2026, 11, 8, tzinfo=UTC)
+
+
 # --- One row of each table, for core/tests (RLS, the isolation harness) ---------------------------
 
 
@@ -153,3 +192,11 @@ def make_session(tenant: Any) -> uuid.UUID:
 
 def make_task(tenant: Any) -> uuid.UUID:
     return TaskFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_activity(tenant: Any) -> uuid.UUID:
+    return ActivityFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_metrics(tenant: Any) -> uuid.UUID:
+    return MetricsFactory.create(agent=AgentFactory.create(tenant=tenant)).pk

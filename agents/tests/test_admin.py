@@ -7,9 +7,12 @@ import pytest
 
 from agents.models import Agent, AgentStatus
 from agents.tests.factories import (
+    AbResultFactory,
+    ActivityFactory,
     AgentFactory,
     ChannelFactory,
     InstallationFactory,
+    MetricsFactory,
     RecipeFactory,
     SessionFactory,
     TaskFactory,
@@ -28,6 +31,9 @@ MODELS = [
     "skillinstallation",
     "agentsession",
     "agenttask",
+    "agentactivity",
+    "agentmetricshourly",
+    "abtestresult",
 ]
 
 
@@ -41,6 +47,9 @@ def test_admin_changelists__platform_admin__load_rows_of_every_tenant(
         ChannelFactory.create(agent=agent)
         InstallationFactory.create(agent=agent)
         TaskFactory.create(agent=agent, session=SessionFactory.create(agent=agent))
+        ActivityFactory.create(agent=agent)
+        MetricsFactory.create(agent=agent)
+    AbResultFactory.create()
     client.force_login(platform_admin)
     response = client.get(f"{ADMIN}/{model}/")
     assert response.status_code == 200

@@ -23,6 +23,7 @@ from accounts.models import User
 from agents import selectors, services
 from agents.models import AGENT_TRANSITIONS, Agent, AgentStatus
 from console.access import refusal_page, render_page, tenant_page
+from console.agent_telemetry import telemetry_context
 from console.forms import show_domain_error
 from console.forms_agents import AgentCreateForm, AgentFilterForm, PauseForm, ResumeForm
 from core.access import TenantAccess
@@ -117,6 +118,7 @@ def agent_context(
         "may_resume": may_change and agent.status == AgentStatus.PAUSED,
         "pause_form": pause_form or PauseForm(),
         "resume_form": resume_form or ResumeForm(),
+        **telemetry_context(access, agent),  # activity, metrics_chart, cost_chart, metrics_totals
     }
 
 

@@ -494,6 +494,30 @@ def _recipe_body(scene: Scene) -> dict[str, Any]:
     return {"name": "bad-input-recipe", "definition": RECIPE_YAML}
 
 
+def _ab_result_body(scene: Scene) -> dict[str, Any]:
+    from agents.tests.factories import RecipeFactory
+
+    return {
+        "recipe_id": str(RecipeFactory.create().pk),
+        "variant": "control",
+        "metric": "success_rate",
+        "sample_size": 100,
+        "successes": 40,
+        "period_start": "2026-11-01T00:00:00Z",
+        "period_end": "2026-11-08T00:00:00Z",
+    }
+
+
+def _ab_recipe(scene: Scene) -> dict[str, Any]:
+    """A recipe with A/B results of two variants on one metric (the comparison's defaults)."""
+    from agents.tests.factories import AbResultFactory, RecipeFactory
+
+    recipe = RecipeFactory.create()
+    AbResultFactory.create(recipe=recipe, variant="control", successes=40)
+    AbResultFactory.create(recipe=recipe, variant="shorter-prompt", successes=55)
+    return {"recipe_id": recipe.pk}
+
+
 _AUTH = "/api/v1/auth"
 _CATALOGUE = "/api/v1/platform/catalogue"
 # Pattern (as in isolation.py) → the body that succeeds, for routes outside the harness's
@@ -539,6 +563,7 @@ BODIES: dict[str, Callable[[Scene], dict[str, Any]]] = {
         "version": "1.0.0",
     },
     f"{_CATALOGUE}/skills/<uuid:skill_id>/": lambda s: {"description": "x"},
+    "/api/v1/platform/ab-tests/": _ab_result_body,
 }
 
 # Pattern → URL kwargs of routes that are not tenant-scoped (the harness's OBJECT_FACTORIES make
@@ -550,6 +575,7 @@ URL_VALUES: dict[str, Callable[[Scene], dict[str, Any]]] = {
     "/api/v1/*<uuid:template_id>*": _catalogue("template_id"),
     "/api/v1/*<uuid:cookbook_id>*": _catalogue("cookbook_id"),
     "/api/v1/*<uuid:skill_id>*": _catalogue("skill_id"),
+    "/api/v1/ab-tests/<uuid:recipe_id>/*": _ab_recipe,
 }
 
 # Pattern → state a non-tenant route needs before a valid request succeeds.

@@ -62,6 +62,8 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "agents_skillinstallation": agents_factories.make_installation,
     "agents_agentsession": agents_factories.make_session,
     "agents_agenttask": agents_factories.make_task,
+    "agents_agentactivity": agents_factories.make_activity,
+    "agents_agentmetricshourly": agents_factories.make_metrics,
     "insights_intervention": insights_factories.make_intervention,
     "insights_recommendation": insights_factories.make_recommendation,
     "insights_dailyanalytics": lambda t: insights_factories.DailyAnalyticsFactory.create(tenant=t),
