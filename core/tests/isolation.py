@@ -631,3 +631,38 @@ ROUTE_PREPARATIONS.update(
         f"{_T}/tasks/claim": _pending_task,
     }
 )
+
+# --- Alerts (alerts/api) -------------------------------------------------------------------------
+
+
+def _make_alert(tenant: Tenant) -> Any:
+    from alerts.tests.factories import make_alert
+
+    return make_alert(tenant).pk
+
+
+OBJECT_FACTORIES["alert_id"] = _make_alert
+AUTHENTICATED_NON_TENANT_ROUTES["/api/v1/alerts/"] = (
+    "Every alert, platform alerts included: platform staff only (checked in the view)."
+)
+WRITE_BODIES.update(
+    {
+        f"{_T}/alerts/<uuid:alert_id>/acknowledge": {},
+        f"{_T}/alerts/<uuid:alert_id>/resolve": {"reason": "x"},
+    }
+)
+
+
+def _make_participant(tenant: Tenant) -> uuid.UUID:
+    """A member's participant, made by the graph's sync."""
+    from insights.models import Participant
+    from insights.services.graph import participants_sync
+
+    user = MembershipFactory.create(tenant=tenant, role=Role.objects.get(tenant=None, slug="member")).user
+    participants_sync(tenant=tenant)
+    with platform_bypass(reason="isolation harness", log=False):
+        pk: uuid.UUID = Participant.objects.get(tenant=tenant, user=user).pk
+    return pk
+
+
+OBJECT_FACTORIES["participant_id"] = _make_participant
