@@ -42,6 +42,7 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Roles", "console:roles", "roles:read"),
     Section("Teams", "console:teams", "teams:read"),
     Section("Agents", "console:agents", "agents:read"),
+    Section("Sessions", "console:sessions", "sessions:read"),
     Section("API keys", "console:api_keys", "api_keys:read"),
     Section("Settings", "console:settings", "settings:read"),
     Section("Feature flags", "console:flags", "flags:read"),
