@@ -1,4 +1,10 @@
-"""ASGI entry point (uvicorn): websockets only; HTTP goes to gunicorn (see DESIGN.md)."""
+"""ASGI entry point (uvicorn): the live stream's websockets; HTTP goes to gunicorn (DESIGN.md).
+
+`/ws/tenants/{id}/events/` is the tenant's event stream (agents/stream/): the consumer checks the
+Origin, redeems the single-use ticket and asks the tenant gate itself, since API-key clients
+(agent runtimes) send no Origin and carry no cookie. HTTP here is Django's ASGI handler, for
+health checks only.
+"""
 
 import os
 
@@ -9,7 +15,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  # needs Django set up
 
-websocket_urlpatterns: list = []
+from agents.stream.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -42,7 +42,6 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Roles", "console:roles", "roles:read"),
     Section("Teams", "console:teams", "teams:read"),
     Section("Agents", "console:agents", "agents:read"),
-    Section("Sessions", "console:sessions", "sessions:read"),
     Section("API keys", "console:api_keys", "api_keys:read"),
     Section("Settings", "console:settings", "settings:read"),
     Section("Feature flags", "console:flags", "flags:read"),
@@ -62,6 +61,7 @@ PLATFORM_SECTIONS: tuple[Section, ...] = (
     Section("Users", "console:platform_users", PLATFORM_STAFF),
     Section("Credits", "console:platform_credits", PLATFORM_STAFF),
     Section("Analytics", "console:platform_analytics", PLATFORM_STAFF),
+    Section("Live connections", "console:platform_connections", PLATFORM_STAFF),
 )
 
 ACCOUNT_SECTIONS: tuple[Section, ...] = (

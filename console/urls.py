@@ -22,7 +22,7 @@ urlpatterns = [
     path("", include("console.views.people")),
     path("", include("console.views.configuration")),
     path("", include("console.views.agents")),
-    path("", include("console.views.sessions")),
+    path("", include("console.views.stream")),
     path("", include("console.views.analytics")),
     path("", include("console.views.segments")),
     path("", include("console.views.recommendations")),

@@ -12,7 +12,9 @@ runs. This process imports no Django: it starts
 2. the web server: gunicorn with gthread workers and a listen backlog of 2048, as production runs
    (`--dev`: Django's auto-reloading development server instead, its log on the terminal);
 3. once the web server answers: the Celery worker and beat (django-celery-beat's DatabaseScheduler),
-   on the broker the settings choose (Redis, or a queue in PostgreSQL: config/broker.py);
+   on the broker the settings choose (Redis, or a queue in PostgreSQL: config/broker.py), and the
+   live stream's websocket server: uvicorn (ASGI, config/asgi.py) on PORT + 1 with
+   CONN_MAX_AGE=0, which the console's pages are told about (QM_STREAM_PORT) and connect to;
 
 then prints the URLs and the demo logins, last. The processes' output goes to `.data/logs/`
 (`web.log`, `access.log`, `worker.log`, `beat.log`), not the terminal. Ctrl-C (or SIGTERM, or
@@ -83,6 +85,7 @@ class Child:
     argv: list[str]
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # on top of the manager's
 
     @property
     def running(self) -> bool:
@@ -112,7 +115,7 @@ class Manager:
         try:
             child.process = subprocess.Popen(  # noqa: S603  # our own commands, no shell
                 child.argv,
-                env=self.env,
+                env={**self.env, **child.env},
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -250,6 +253,31 @@ def beat_command(logs: Path) -> list[str]:
     ]
 
 
+def stream_command(*, host: str, port: int) -> list[str]:
+    """uvicorn serving the ASGI application for the live stream's websockets (DESIGN.md: HTTP
+    stays on gunicorn). One process: an event loop holds thousands of idle sockets."""
+    return [
+        str(Path(sys.executable).parent / "uvicorn"),
+        "config.asgi:application",
+        "--host",
+        host.strip("[]"),
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--ws",
+        "websockets",
+    ]
+
+
+# The websocket server runs beside the web server, on the next port.
+STREAM_PORT_OFFSET = 1
+# Its database connections are opened per consumer call and closed after (no pool across an
+# event loop's threads).
+STREAM_ENV = {"DATABASE_CONN_MAX_AGE": "0"}
+
+
 def link_host(host: str) -> str:
     """The host to print in URLs: a listen-everywhere address is not one to open."""
     return {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)  # noqa: S104
@@ -283,23 +311,24 @@ def wait_until_serving(url: str, *, alive: Callable[[], bool], timeout: float = 
     return False
 
 
-def banner(*, base_url: str, logs: Path, logins: str, dev: bool) -> str:
+def banner(*, base_url: str, logs: Path, logins: str, dev: bool, stream_url: str = "") -> str:
     lines = [
         "",
         f"Quartermaster is serving {base_url}/" + ("  (development server, auto-reload)" if dev else ""),
         f"  console   {base_url}/",
         f"  admin     {base_url}/admin/",
         f"  API docs  {base_url}/api/docs/  (Redoc: {base_url}/api/redoc/)",
+        *([f"  stream    {stream_url}/ws/tenants/<tenant id>/events/"] if stream_url else []),
         f"  logs      {_relative(logs)}/  "
         + (
-            "(worker.log, beat.log; the web server's here)"
+            "(worker.log, beat.log, stream.log; the web server's here)"
             if dev
-            else "(web.log, access.log, worker.log, beat.log)"
+            else "(web.log, access.log, worker.log, beat.log, stream.log)"
         ),
     ]
     if logins:
         lines += ["", "Demo logins:", *("  " + line for line in logins.strip().splitlines())]
-    lines += ["", "Ctrl-C stops the web server, the worker, beat and the database."]
+    lines += ["", "Ctrl-C stops the web server, the stream, the worker, beat and the database."]
     return "\n".join(lines)
 
 
@@ -465,6 +494,8 @@ def child_env(*, host: str, port: int) -> dict[str, str]:
     # What the settings derive QM_PUBLIC_URL (e-mailed links) from, unless it is set.
     env["QM_HOST"] = host
     env["QM_PORT"] = str(port)
+    # Where the console's pages open the live stream (QM_STREAM_URL, unless it is set).
+    env["QM_STREAM_PORT"] = str(port + STREAM_PORT_OFFSET)
     # Under gunicorn a connection per worker thread is kept (README, "Configuration").
     env.setdefault("DATABASE_CONN_MAX_AGE", "600")
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -475,10 +506,12 @@ def run(args: argparse.Namespace) -> int:
     data = data_dir()
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    taken = port_taken(args.host, args.port)
-    if taken:
-        say(f"quartermaster: cannot serve on {args.host}:{args.port} ({taken}); another PORT=... ?")
-        return 1
+    stream_port = args.port + STREAM_PORT_OFFSET
+    for port in (args.port, stream_port):
+        taken = port_taken(args.host, port)
+        if taken:
+            say(f"quartermaster: cannot serve on {args.host}:{port} ({taken}); another PORT=... ?")
+            return 1
     env = child_env(host=args.host, port=args.port)
     stop = StopRequest()
     stop.install()
@@ -529,7 +562,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     manager.start(Child("worker", worker_command(), logs / "worker.log"))
     manager.start(Child("beat", beat_command(logs), logs / "beat.log"))
-    say(banner(base_url=base_url, logs=logs, logins=demo_logins(data), dev=args.dev))
+    stream = manager.start(
+        Child("stream", stream_command(host=args.host, port=stream_port), logs / "stream.log", env=STREAM_ENV)
+    )
+    stream_base = f"http://{link_host(args.host)}:{stream_port}"
+    if not wait_until_serving(f"{stream_base}/healthz", alive=lambda: stream.running and not stop()):
+        manager.stop()
+        if stop():
+            return 130
+        say(f"quartermaster: the stream server did not start. The end of {_relative(logs / 'stream.log')}:")
+        say(stream.tail())
+        return 1
+    stream_url = env.get("QM_STREAM_URL") or stream_base.replace("http://", "ws://", 1)
+    say(banner(base_url=base_url, logs=logs, logins=demo_logins(data), dev=args.dev, stream_url=stream_url))
 
     ended = manager.watch(stop)
     if ended is None:

@@ -3,7 +3,7 @@ agents, their skills, sessions and the task queue."""
 
 from django.urls import path
 
-from agents.api import agents, catalogue, channels, sessions, tasks, telemetry
+from agents.api import agents, catalogue, channels, sessions, stream, tasks, telemetry
 
 T = "tenants/<uuid:tenant_id>/"
 A = T + "agents/<uuid:agent_id>/"
@@ -80,4 +80,7 @@ urlpatterns = [
     path(A + "metrics", telemetry.AgentMetricsApi.as_view(), name="agent-metrics"),
     path("platform/ab-tests/", telemetry.AbResultListCreateApi.as_view(), name="ab-results"),
     path("ab-tests/<uuid:recipe_id>/compare", telemetry.AbCompareApi.as_view(), name="ab-compare"),
+    # The live stream: a single-use ticket for the websocket, and who is connected
+    path(T + "stream-ticket", stream.StreamTicketApi.as_view(), name="stream-ticket"),
+    path(T + "stream-connections", stream.StreamConnectionListApi.as_view(), name="stream-connections"),
 ]

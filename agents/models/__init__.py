@@ -40,6 +40,10 @@ from agents.models.sessions import (
     AgentSession,
     AgentTask,
 )
+from agents.models.stream import (
+    StreamTicket,
+    WebsocketConnection,
+)
 from agents.models.telemetry import (
     AbTestResult,
     ActivityType,
@@ -80,8 +84,10 @@ __all__ = [
     "SkillInstallation",
     "SkillRating",
     "SkillStatus",
+    "StreamTicket",
     "TaskStatus",
     "ThinkingMode",
+    "WebsocketConnection",
     "default_tool_policy",
     "semver_key",
     "validate_string_list",

@@ -1,0 +1,116 @@
+"""The websocket consumer of `/ws/tenants/{id}/events/?ticket=...`.
+
+Connect: the Origin (if any) must be allowed, the ticket is redeemed once and the caller's
+standing asked of the tenant gate (agents.stream.services.stream_open, in a thread: it touches
+the database); a refusal closes the handshake (HTTP 403) before anything is sent. Then the socket
+joins the tenant's group (core.stream.tenant_group) and forwards each `stream.event` as one JSON
+text frame `{"type": ..., "data": ...}`; a `stream.control` close for this user (or everyone)
+closes it with the code given (4403 removed, 4423 suspended). What the client sends is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from agents.stream import services
+from core.context import client_ip
+from core.stream import tenant_group
+
+logger = logging.getLogger(__name__)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+def websocket_client_ip(scope: dict[str, Any]) -> str | None:
+    """The client's address by the same rule as HTTP's (core.context.client_ip: trusted proxies)."""
+    peer = scope.get("client") or (None, None)
+    meta = {"REMOTE_ADDR": peer[0] or "", "HTTP_X_FORWARDED_FOR": _header(scope, b"x-forwarded-for")}
+    return client_ip(SimpleNamespace(META=meta))  # type: ignore[arg-type]  # reads META only
+
+
+class TenantEventsConsumer(AsyncWebsocketConsumer):
+    """One subscriber of one tenant's live events."""
+
+    # How often the connection's last_seen_at is written while it is open.
+    heartbeat_seconds = float(services.SEEN_INTERVAL.total_seconds())
+
+    stream: services.OpenStream | None = None
+    group: str = ""
+    _heartbeat: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        tenant_id = str(self.scope["url_route"]["kwargs"]["tenant_id"])
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            self.stream = await database_sync_to_async(services.stream_open)(
+                tenant_id=tenant_id,
+                ticket=(query.get("ticket") or [""])[0],
+                origin=_header(self.scope, b"origin"),
+                client_ip=websocket_client_ip(self.scope),
+                user_agent=_header(self.scope, b"user-agent"),
+                channel_name=self.channel_name,
+            )
+        except services.StreamRefused as refusal:
+            logger.info("stream: refused %s (%s)", tenant_id, refusal.code)
+            await self.close()  # before accept: the handshake is answered 403
+            return
+        self.group = tenant_group(self.stream.tenant_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        self._heartbeat = asyncio.ensure_future(self._beat())
+
+    async def disconnect(self, code: int) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        if self.stream is None:
+            return
+        stream, self.stream = self.stream, None
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await database_sync_to_async(services.connection_close)(
+            tenant_id=stream.tenant_id, connection_id=stream.connection_id, code=code
+        )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """The stream is one-way; what a client sends is ignored."""
+
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message["event"], separators=(",", ":")))
+
+    async def stream_control(self, message: dict[str, Any]) -> None:
+        if self.stream is None or message.get("action") != "close":
+            return
+        target = message.get("user_id")
+        if target is None or target == str(self.stream.user_id):
+            code = int(message.get("code") or 4400)
+            await self.close(code=code)
+            # Channels sends the close; the server then calls disconnect, which records it. Do
+            # it now too, in case the client never answers the close.
+            await self.disconnect(code)
+
+    async def _beat(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            while self.stream is not None:
+                await asyncio.sleep(self.heartbeat_seconds)
+                stream = self.stream
+                if stream is None:
+                    return
+                try:
+                    await database_sync_to_async(services.connection_touch)(
+                        tenant_id=stream.tenant_id, connection_id=stream.connection_id
+                    )
+                except Exception:  # the database is away: try again next beat
+                    logger.warning("stream: could not record a heartbeat", exc_info=True)

@@ -1,0 +1,369 @@
+"""The live stream: tickets (POST .../stream-ticket) and the websocket consumer
+(/ws/tenants/{id}/events/), on the in-memory channel layer of this test process."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.tests.test_api_keys import make_key, with_key
+from agents.models import StreamTicket, WebsocketConnection
+from agents.stream import services
+from agents.tests.websocket import WebsocketCommunicator
+from config.asgi import application
+from core import stream
+from core.tenancy import platform_bypass, tenant_context
+from tenants.models import Membership
+from tenants.services.members import member_remove
+from tenants.services.tenants import tenant_suspend
+from tenants.tests.factories import member
+
+ORIGIN = "http://127.0.0.1:8000"
+
+
+def ticket_url(tenant: Any) -> str:
+    return f"/api/v1/tenants/{tenant.pk}/stream-ticket"
+
+
+def issue(client: Any, tenant: Any, **headers: Any) -> dict[str, Any]:
+    response = client.post(ticket_url(tenant), **headers)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def tickets() -> list[StreamTicket]:
+    with platform_bypass(reason="test", log=False):
+        return list(StreamTicket.objects.all())
+
+
+def connections() -> list[WebsocketConnection]:
+    with platform_bypass(reason="test", log=False):
+        return list(WebsocketConnection.objects.order_by("connected_at"))
+
+
+# --- Tickets -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_ticket__member__single_use_ticket_stored_hashed(tenant, as_user):
+    viewer = member(tenant, "viewer")
+    body = issue(as_user(viewer), tenant, HTTP_ORIGIN=ORIGIN)
+    assert len(body["ticket"]) >= 40
+    assert body["url"].endswith(f"/ws/tenants/{tenant.pk}/events/")
+    (row,) = tickets()
+    assert body["ticket"] not in row.digest
+    assert (row.user_id, row.tenant_id, row.origin) == (viewer.pk, tenant.pk, ORIGIN)
+    assert row.expires_at <= timezone.now() + timedelta(seconds=61)
+
+    assert services.ticket_redeem(tenant_id=tenant.pk, ticket=body["ticket"]) is not None
+    assert services.ticket_redeem(tenant_id=tenant.pk, ticket=body["ticket"]) is None
+    assert tickets() == []
+
+
+@pytest.mark.django_db
+def test_ticket__expired__refused(tenant, owner, as_user):
+    body = issue(as_user(owner), tenant)
+    with platform_bypass(reason="test", log=False):
+        StreamTicket.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.ticket_redeem(tenant_id=tenant.pk, ticket=body["ticket"]) is None
+
+
+@pytest.mark.django_db
+def test_ticket__redeemed_for_another_tenant__refused_and_kept(tenant, other_tenant, owner, as_user):
+    body = issue(as_user(owner), tenant)
+    assert services.ticket_redeem(tenant_id=other_tenant.pk, ticket=body["ticket"]) is None
+    assert len(tickets()) == 1  # another tenant's context cannot even see it
+
+
+@pytest.mark.django_db
+def test_ticket__not_a_member__403(tenant, other_tenant, as_user):
+    outsider = member(other_tenant, "owner")
+    response = as_user(outsider).post(ticket_url(tenant))
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_a_member"
+    assert tickets() == []
+
+
+@pytest.mark.django_db
+def test_ticket__api_key_with_agents_read__ticket_bound_to_key(tenant, owner):
+    api_key, raw = make_key(tenant, owner, scopes=["agents:read"])
+    issue(with_key(raw), tenant)
+    (row,) = tickets()
+    assert (row.api_key_id, row.user_id, row.origin) == (api_key.pk, owner.pk, "")
+
+
+@pytest.mark.django_db
+def test_ticket__api_key_without_agents_read__403(tenant, owner):
+    _, raw = make_key(tenant, owner, scopes=["tasks:read"])
+    response = with_key(raw).post(ticket_url(tenant))
+    assert response.status_code == 403
+    assert response.json()["code"] == "missing_permission"
+
+
+@pytest.mark.django_db
+def test_ticket__unknown_origin__403(tenant, owner, as_user):
+    response = as_user(owner).post(ticket_url(tenant), HTTP_ORIGIN="https://evil.example")
+    assert response.status_code == 403
+    assert response.json()["code"] == "origin_not_allowed"
+
+
+@pytest.mark.django_db
+def test_ticket__anonymous__401(tenant, api_client):
+    assert api_client.post(ticket_url(tenant)).status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ticket__redeemed_concurrently__exactly_one_wins(tenant, owner, as_user):
+    body = issue(as_user(owner), tenant)
+    results: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def redeem() -> None:
+        barrier.wait()
+        try:
+            results.append(services.ticket_redeem(tenant_id=tenant.pk, ticket=body["ticket"]))
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    threads = [threading.Thread(target=redeem) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8
+    assert sum(r is not None for r in results) == 1
+
+
+# --- The consumer ----------------------------------------------------------------------------------
+
+
+def communicator(tenant: Any, ticket: str | None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    path = f"/ws/tenants/{tenant.pk}/events/" + (f"?ticket={ticket}" if ticket is not None else "")
+    headers = [(b"user-agent", b"pytest-ws")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def run(coroutine_function: Any) -> Any:
+    return async_to_sync(coroutine_function)()
+
+
+async def frames(ws: WebsocketCommunicator, wait: float = 1.0) -> list[dict[str, Any]]:
+    return await ws.receive_available(wait)
+
+
+def publish_committed(tenant: Any, event_type: str, data: dict[str, Any]) -> None:
+    with transaction.atomic():
+        stream.publish(tenant.pk, event_type, data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__members_of_two_tenants__each_gets_only_its_own(tenant, other_tenant, as_user):
+    alice, bob = member(tenant, "viewer"), member(other_tenant, "viewer")
+    ticket_a = issue(as_user(alice), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+    ticket_b = issue(as_user(bob), other_tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        a, b = communicator(tenant, ticket_a), communicator(other_tenant, ticket_b)
+        assert (await a.connect())[0]
+        assert (await b.connect())[0]
+        await sync_to_async(publish_committed)(tenant, "agent.status", {"agent_id": "A1", "status": "paused"})
+        await sync_to_async(publish_committed)(other_tenant, "task.status", {"task_id": "B1"})
+        got_a, got_b = await frames(a), await frames(b)
+        await a.disconnect()
+        await b.disconnect()
+        return got_a, got_b
+
+    got_a, got_b = run(scenario)
+    assert got_a == [{"type": "agent.status", "data": {"agent_id": "A1", "status": "paused"}}]
+    assert got_b == [{"type": "task.status", "data": {"task_id": "B1"}}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__rolled_back_publish__nothing_sent(tenant, owner, as_user):
+    ticket = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    def rolled_back() -> None:
+        try:
+            with transaction.atomic():
+                stream.publish(tenant.pk, "agent.status", {"status": "paused"})
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+
+    async def scenario() -> list[Any]:
+        ws = communicator(tenant, ticket)
+        assert (await ws.connect())[0]
+        await sync_to_async(rolled_back)()
+        got = await frames(ws, 0.5)
+        await ws.disconnect()
+        return got
+
+    assert run(scenario) == []
+
+
+@pytest.mark.parametrize(
+    ("ticket", "origin"),
+    [
+        pytest.param(None, ORIGIN, id="missing-ticket"),
+        pytest.param("not-a-ticket", ORIGIN, id="bad-ticket"),
+        pytest.param("GOOD", "https://evil.example", id="bad-origin"),
+        pytest.param("GOOD", "http://localhost:8000", id="other-origin-than-the-tickets"),
+        pytest.param("GOOD", None, id="browser-ticket-without-origin"),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_consumer__refused_handshake__no_connection_recorded(tenant, owner, as_user, ticket, origin):
+    good = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    async def scenario() -> bool:
+        ws = communicator(tenant, good if ticket == "GOOD" else ticket, origin)
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert run(scenario) is False
+    assert connections() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__reused_ticket__second_refused(tenant, owner, as_user):
+    ticket = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    async def scenario() -> tuple[bool, bool]:
+        first, second = communicator(tenant, ticket), communicator(tenant, ticket)
+        ok_first = (await first.connect())[0]
+        ok_second = (await second.connect())[0]
+        await first.disconnect()
+        await second.disconnect()
+        return ok_first, ok_second
+
+    assert run(scenario) == (True, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__ticket_of_another_tenant_in_the_url__refused(tenant, other_tenant, owner, as_user):
+    member(other_tenant, "owner", user=owner)
+    ticket = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    async def scenario() -> bool:
+        ws = communicator(other_tenant, ticket)
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert run(scenario) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__api_key_without_origin__connects_and_is_recorded(tenant, owner):
+    api_key, raw = make_key(tenant, owner, scopes=["agents:read"])
+    ticket = issue(with_key(raw), tenant)["ticket"]
+
+    async def scenario() -> list[Any]:
+        ws = communicator(tenant, ticket, origin=None)
+        assert (await ws.connect())[0]
+        open_rows = await sync_to_async(connections)()
+        await sync_to_async(publish_committed)(tenant, "task.status", {"task_id": "T"})
+        got = await frames(ws, 0.5)
+        await ws.disconnect()
+        return [open_rows, got]
+
+    open_rows, got = run(scenario)
+    (row,) = open_rows
+    assert (row.api_key_id, row.user_id, row.disconnected_at) == (api_key.pk, owner.pk, None)
+    assert (row.user_agent, row.stream) == ("pytest-ws", "events")
+    assert row.channel_name
+    assert got == [{"type": "task.status", "data": {"task_id": "T"}}]
+    (closed,) = connections()
+    assert closed.disconnected_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__member_removed__their_socket_closed_others_stay(tenant, owner, as_user):
+    leaving, staying = member(tenant, "viewer"), member(tenant, "viewer")
+    ticket_leaving = issue(as_user(leaving), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+    ticket_staying = issue(as_user(staying), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    def remove() -> None:
+        with tenant_context(tenant, user=owner):
+            member_remove(membership=Membership.objects.get(tenant=tenant, user=leaving), actor=owner)
+
+    async def scenario() -> tuple[Any, Any]:
+        a, b = communicator(tenant, ticket_leaving), communicator(tenant, ticket_staying)
+        assert (await a.connect())[0]
+        assert (await b.connect())[0]
+        await sync_to_async(remove)()
+        closed = await a.receive_output(2)
+        await sync_to_async(publish_committed)(tenant, "alert", {"title": "x"})
+        still = await frames(b, 0.5)
+        await b.disconnect()
+        return closed, still
+
+    closed, still = run(scenario)
+    assert closed == {"type": "websocket.close", "code": stream.CLOSE_REMOVED}
+    assert still == [{"type": "alert", "data": {"title": "x"}}]
+    rows = {row.user_id: row for row in connections()}
+    assert rows[leaving.pk].disconnected_at is not None
+    assert rows[leaving.pk].close_code == stream.CLOSE_REMOVED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__tenant_suspended__every_socket_closed_and_no_new_one(
+    tenant, owner, as_user, platform_admin
+):
+    ticket = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+    second = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    def suspend() -> None:
+        with tenant_context(tenant, user=platform_admin):
+            tenant_suspend(tenant=tenant, actor=platform_admin, reason="unpaid")
+
+    async def scenario() -> tuple[Any, bool]:
+        ws = communicator(tenant, ticket)
+        assert (await ws.connect())[0]
+        await sync_to_async(suspend)()
+        closed = await ws.receive_output(2)
+        again = communicator(tenant, second)
+        connected, _ = await again.connect()
+        await again.disconnect()
+        return closed, connected
+
+    closed, connected = run(scenario)
+    assert closed == {"type": "websocket.close", "code": stream.CLOSE_SUSPENDED}
+    assert connected is False
+
+
+@pytest.mark.django_db
+def test_connections_api__lists_open_ones_only__pinned_queries(
+    tenant, other_tenant, owner, as_user, django_assert_max_num_queries
+):
+    def open_row(t: Any, user: Any, **fields: Any) -> None:
+        with platform_bypass(reason="test", log=False):
+            WebsocketConnection.objects.create(tenant=t, user=user, channel_name="c", **fields)
+
+    for _ in range(3):
+        open_row(tenant, owner)
+    open_row(tenant, owner, disconnected_at=timezone.now())
+    open_row(tenant, owner, last_seen_at=timezone.now() - timedelta(minutes=10))  # stale
+    open_row(other_tenant, member(other_tenant, "owner"))
+    url = f"/api/v1/tenants/{tenant.pk}/stream-connections"
+    client = as_user(owner)
+    with django_assert_max_num_queries(8):
+        body = client.get(url).json()
+    assert body["count"] == 3
+    assert {row["user_email"] for row in body["results"]} == {owner.email}
+    for _ in range(5):
+        open_row(tenant, member(tenant, "viewer"))
+    with django_assert_max_num_queries(8):
+        assert client.get(url).json()["count"] == 8
+    assert as_user(member(other_tenant, "viewer")).get(url).status_code == 403
