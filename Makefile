@@ -96,6 +96,12 @@ clean-data:
 bench-billing: $(STAMP)
 	$(WITH_DB) $(PY) -m bench.billing_bench $(BENCH_ARGS)
 
+# The live-stream benchmark (bench/README.md): events a second fanned out to 200 subscribers by
+# the PostgreSQL channel layer, and by Redis beside it when REDIS_URL is set. Not in `make test`.
+.PHONY: bench-stream
+bench-stream: $(STAMP)
+	$(WITH_DB) $(PY) -m bench.stream_bench $(BENCH_ARGS)
+
 # The schemathesis run of `make test` (core/tests/test_schemathesis.py), longer: QM_FUZZ_EXAMPLES
 # examples per operation plus schemathesis' coverage phase, with a random seed (printed on a
 # failure) unless QM_FUZZ_SEED pins one. Not part of `make test`.
