@@ -4,6 +4,7 @@ move. Screenshots: .data/screenshots/admin-*.png."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from billing.tests.factories import balance, fund
 from console.tests.data import prices, usage_history
+from insights.services import analytics_rollup_range
 from tenants.tests.factories import TenantFactory, member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,6 +35,8 @@ def test_admin_dashboard__staff_signs_in__renders_kpis_and_charts(people: Any, s
     owner = member(tenant, "owner")
     prices()
     usage_history(tenant, creator=owner, days=5)
+    today = datetime.now(UTC).date()
+    analytics_rollup_range(start=today - timedelta(days=6), end=today)  # the dashboard reads the roll-up
     person = people()
 
     _admin_sign_in(person, staff.email)
@@ -42,6 +46,7 @@ def test_admin_dashboard__staff_signs_in__renders_kpis_and_charts(people: Any, s
     expect(person.page.locator("canvas.chart").first).to_be_visible()
     expect(person.page.locator('[data-kpi="tenants"]')).to_have_text("1")
     expect(person.page.get_by_test_id("top-tenants")).to_contain_text("Acme Rockets")
+    expect(person.page.locator('[data-kpi="credits-charged"]')).not_to_have_text("0.00")
     person.shot("admin-dashboard")
 
 
