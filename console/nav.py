@@ -42,6 +42,8 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Roles", "console:roles", "roles:read"),
     Section("Teams", "console:teams", "teams:read"),
     Section("Agents", "console:agents", "agents:read"),
+    Section("Sessions", "console:sessions", "sessions:read"),
+    Section("Tasks", "console:tasks", "tasks:read"),
     Section("API keys", "console:api_keys", "api_keys:read"),
     Section("Settings", "console:settings", "settings:read"),
     Section("Feature flags", "console:flags", "flags:read"),

@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("console.views.people")),
     path("", include("console.views.configuration")),
     path("", include("console.views.agents")),
+    path("", include("console.views.sessions")),
+    path("", include("console.views.tasks")),
     path("", include("console.views.stream")),
     path("", include("console.views.analytics")),
     path("", include("console.views.segments")),
