@@ -115,6 +115,7 @@ def seed(out: Path) -> None:
     django.setup()
     from django.db import connection, transaction
 
+    from accounts.api_key_auth import hash_key
     from accounts.models import User
     from accounts.services.api_keys import api_key_create
     from billing import services
@@ -160,15 +161,33 @@ def seed(out: Path) -> None:
             print(f"  seeded {n} tenants ({time.monotonic() - started:.0f}s)", flush=True)
     with connection.cursor() as cursor:
         # pgbench's map from a random number to a tenant and its account (no RLS: bench only).
-        cursor.execute("CREATE TABLE bench_accounts (n int PRIMARY KEY, tenant_id uuid, account_id uuid)")
+        cursor.execute(
+            "CREATE TABLE bench_accounts (n int PRIMARY KEY, tenant_id uuid, account_id uuid, key_hash text)"
+        )
         cursor.executemany(
-            "INSERT INTO bench_accounts VALUES (%s, %s, %s)",
-            [(t["n"], t["tenant"], t["account"]) for t in made],
+            "INSERT INTO bench_accounts VALUES (%s, %s, %s, %s)",
+            [(t["n"], t["tenant"], t["account"], hash_key(t["key"])) for t in made],
         )
         # Vacuumed and analysed now, not by autovacuum in the middle of the first figures (its
         # workers' CPU is the database's, and would land on whichever figure runs then).
         cursor.execute("VACUUM (ANALYZE)")
     out.write_text(json.dumps(made))
+
+
+def _map_key_hashes(tenants: list[dict[str, Any]]) -> None:
+    """pgbench's authenticated charge finds each tenant's key by its hash in bench_accounts (a
+    database seeded before that column existed gets it here, for --reuse)."""
+    from django.db import connection
+
+    from accounts.api_key_auth import hash_key
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE bench_accounts ADD COLUMN IF NOT EXISTS key_hash text")
+        cursor.executemany(
+            "UPDATE bench_accounts SET key_hash = %s WHERE n = %s AND key_hash IS DISTINCT FROM %s",
+            [(hash_key(t["key"]), t["n"], hash_key(t["key"])) for t in tenants],
+        )
+    connection.close()
 
 
 # --- The clients ------------------------------------------------------------------------------------
@@ -420,6 +439,7 @@ def main() -> None:
     import django
 
     django.setup()
+    _map_key_hashes(tenants)
     run = Run(args, url, pgbench.scripts(work))
     if run.postmaster is None:
         print("  (PostgreSQL is not on this machine or its processes are not readable: no database CPU)")
@@ -429,7 +449,13 @@ def main() -> None:
         print(f"  PostgreSQL postmaster pid {run.postmaster.pid}; other databases in use: {in_use}")
 
     only = set(filter(None, args.only.split(",")))
-    pg_names: tuple[str, ...] = ("single-spread", "single-hot", "plain-spread", "batch-100")
+    pg_names: tuple[str, ...] = (
+        "single-spread",
+        "authenticated-spread",
+        "single-hot",
+        "plain-spread",
+        "batch-100",
+    )
     if args.no_pgbench or (only and "pgbench" not in only):
         pg_names = ()
     for name in pg_names:
@@ -476,6 +502,7 @@ def main() -> None:
             for n in range(1, args.rounds + 1):
                 group = f"round {n}"
                 run.pgbench("single-spread", 8, args.round_seconds, group=group)
+                run.pgbench("authenticated-spread", 8, args.round_seconds, group=group)
                 run.http("single-spread", project, charge_request(spread), 8, args.round_seconds, group=group)
                 run.http("bare-charge", bare, bare_request(spread), 8, args.round_seconds, group=group)
         if run.postmaster is not None:

@@ -273,7 +273,56 @@ def _ratios(
             False,
             True,
         )
+
     # Reference rows: no target of issue 11's (or a retired one).
+    # What authentication alone costs the database: pgbench's charge with the gate's statement
+    # (key + standing) first, against the plain charge; and the HTTP charge against that.
+    def authed_ratio(found: dict[tuple[str, str], Figure]) -> float | None:
+        authed, pg = found.get(("pgbench", "authenticated-spread")), found.get(("pgbench", "single-spread"))
+        return _ratio_of(authed.db_ms() if authed else None, pg.db_ms() if pg else None)
+
+    def http_authed_ratio(found: dict[tuple[str, str], Figure]) -> float | None:
+        http, authed = found.get(("http", "single-spread")), found.get(("pgbench", "authenticated-spread"))
+        return _ratio_of(http.db_ms() if http else None, authed.db_ms() if authed else None)
+
+    def with_authenticated(clients: int) -> dict[tuple[str, str], Figure]:
+        found = main_found(clients)
+        if (authed := get("pgbench", "authenticated-spread", clients)) is not None:
+            found[("pgbench", "authenticated-spread")] = authed
+        return found
+
+    for clients in (8, 32):
+        add(
+            "(ref) DB CPU: pgbench's charge with authentication / without",
+            str(clients),
+            authed_ratio(with_authenticated(clients)),
+            None,
+            True,
+        )
+    if values := round_values(authed_ratio):
+        add(
+            "(ref) DB CPU: pgbench's charge with authentication / without",
+            f"8, {len(values)} rounds",
+            statistics.median(values),
+            None,
+            True,
+        )
+    for clients in (8, 32):
+        add(
+            "(ref) DB CPU per HTTP charge / pgbench's charge with authentication",
+            str(clients),
+            http_authed_ratio(with_authenticated(clients)),
+            None,
+            True,
+        )
+    if values := round_values(http_authed_ratio):
+        add(
+            "(ref) DB CPU per HTTP charge / pgbench's charge with authentication",
+            f"8, {len(values)} rounds",
+            statistics.median(values),
+            None,
+            True,
+        )
     for clients in (8, 32):
         single, pg = get("http", "single-spread", clients), get("pgbench", "single-spread", clients)
         add(
