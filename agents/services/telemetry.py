@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from agents.errors import invalid
 from agents.models import ActivityType, Agent, AgentActivity, AgentSession
-from core import stream
+from core import clock, stream
 from core.errors import InvalidInput
 from core.tenancy import platform_bypass
 
@@ -59,7 +59,7 @@ def activity_record(
         raise invalid("type", "One of message, action, error.")
     if session is not None and session.agent_id != agent.pk:
         raise invalid("session_id", "That session is not this agent's.")
-    now = timezone.now()
+    now = clock.now()
     if created_at is not None and created_at > now + timedelta(minutes=5):
         raise invalid("created_at", "In the future.")
     activity = AgentActivity.objects.create(

@@ -534,3 +534,27 @@ def test_seed_demo__insights__interventions_one_reversed_recommendations_and_a_m
     assert platform_days >= 28  # a month of usage, rolled up
     assert tenant_days >= 1
     assert charged["total"] == -ledger["total"]  # every usage charge of the demo is in a day
+
+
+@pytest.mark.django_db
+def test_seed_demo__telemetry__feeds_over_days_metrics_of_the_sessions_and_ab_results(seeded: Seeded) -> None:
+    from agents.models import AbTestResult, AgentActivity, AgentMetricsHourly
+
+    with platform_bypass(reason="test", log=False):
+        feed_days = {
+            slug: set(
+                AgentActivity.objects.filter(tenant__slug=slug).values_list("created_at__date", flat=True)
+            )
+            for slug in ("northwind-robotics", "hoshi-logistics")
+        }
+        kinds = set(AgentActivity.objects.values_list("type", flat=True))
+        metrics = AgentMetricsHourly.objects.aggregate(n=Sum("sessions"), credits=Sum("credits_charged"))
+        sessions = AgentSession.objects.count()
+        credits = AgentSession.objects.aggregate(total=Sum("credits_charged"))["total"]
+        ab = set(AbTestResult.objects.values_list("variant", "metric"))
+    assert all(len(days) >= 3 for days in feed_days.values()), feed_days
+    assert kinds == {"message", "action", "error"}
+    # Rolled up from the demo's sessions: every session counted once, their credits all there.
+    assert metrics["n"] == sessions
+    assert metrics["credits"] == credits
+    assert ab == {(v, m) for v in ("control", "shorter-prompt") for m in ("success_rate", "duration_ms")}
