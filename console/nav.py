@@ -45,8 +45,6 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Sessions", "console:sessions", "sessions:read"),
     Section("Tasks", "console:tasks", "tasks:read"),
     Section("Skills", "console:skills", "skills:read"),
-    Section("Sessions", "console:sessions", "sessions:read"),
-    Section("Tasks", "console:tasks", "tasks:read"),
     Section("API keys", "console:api_keys", "api_keys:read"),
     Section("Settings", "console:settings", "settings:read"),
     Section("Feature flags", "console:flags", "flags:read"),
