@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.models import AuditLogEntry
 from audit.services import audit_record
 from billing.tests.factories import fund
+from console.formatting import MINUS
 from console.tests.data import prices, usage_history
 from console.views.money import PAGE_SIZE, entry_changes
 from core.tenancy import tenant_context
@@ -130,7 +131,7 @@ def test_credits__usage_reported_late__listed_and_filtered_by_when_it_happened(
     ).content.decode()
     assert _ledger_rows(body) == ["usage", "usage"]
     assert body.count('data-testid="posted"') == 2
-    assert "−4.00" in body or "-4.00" in body  # that day's charges: 4 and 1 credits
+    assert f"{MINUS}4.00" in body  # that day's charges: 4 and 1 credits
 
 
 def tenant_zone(tenant: Any) -> Any:
