@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from agents import services
+from agents.services import health
 from core.tenancy import platform_bypass
 
 
@@ -21,3 +22,11 @@ def rollup_agent_metrics() -> list[int]:
     """Recompute the last two hours' agent metrics (and the start hours of sessions that ended in
     them), every tenant's in one statement; returns [rows written, rows removed]."""
     return list(services.metrics_rollup_recent())
+
+
+@shared_task(name="agents.health_housekeeping")
+def health_housekeeping() -> dict[str, int]:
+    """Aggregate container health into hourly rows, then drop reports older than 24 hours and
+    aggregates older than 30 days (every tenant's); one audit entry per run."""
+    with platform_bypass(reason="agents: container health retention", log=False):
+        return health.health_housekeeping().as_dict()

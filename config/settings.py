@@ -570,6 +570,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "agents-expire-task-leases": {"task": "agents.expire_task_leases", "schedule": 30.0},
+    # Container health: hourly aggregates, then 24 h / 30 d retention (agents.services.health).
+    "agents-health-housekeeping": {"task": "agents.health_housekeeping", "schedule": 600.0},
     # The last two hours of agent metrics, rolled up from sessions (agents.tasks).
     "agents-rollup-agent-metrics": {"task": "agents.rollup_agent_metrics", "schedule": 3600.0},
 }

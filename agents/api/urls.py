@@ -3,7 +3,7 @@ agents, their skills, sessions and the task queue."""
 
 from django.urls import path
 
-from agents.api import agents, catalogue, channels, sessions, stream, tasks, telemetry
+from agents.api import agents, catalogue, channels, health, sessions, stream, tasks, telemetry
 
 T = "tenants/<uuid:tenant_id>/"
 A = T + "agents/<uuid:agent_id>/"
@@ -65,6 +65,9 @@ urlpatterns = [
     path(S + "complete", sessions.SessionCompleteApi.as_view(), name="session-complete"),
     path(S + "fail", sessions.SessionFailApi.as_view(), name="session-fail"),
     path(S + "cancel", sessions.SessionCancelApi.as_view(), name="session-cancel"),
+    # Container health
+    path(T + "health", health.HealthApi.as_view(), name="health"),
+    path(T + "health/hourly", health.HealthHourlyApi.as_view(), name="health-hourly"),
     # The task queue
     path(T + "tasks/", tasks.TaskListCreateApi.as_view(), name="tasks"),
     path(T + "tasks/claim", tasks.TaskClaimApi.as_view(), name="tasks-claim"),

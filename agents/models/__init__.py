@@ -36,6 +36,13 @@ from agents.models.common import (
     validate_string_list,
     validate_tool_policy,
 )
+from agents.models.health import (
+    CONTAINER_ID,
+    HEALTH_RANK,
+    ContainerHealth,
+    ContainerHealthHourly,
+    HealthStatus,
+)
 from agents.models.sessions import (
     AgentSession,
     AgentTask,
@@ -58,6 +65,8 @@ from agents.models.workforce import (
 
 __all__ = [
     "AGENT_TRANSITIONS",
+    "CONTAINER_ID",
+    "HEALTH_RANK",
     "OPEN_SESSION_STATUSES",
     "RUNNING_AGENT_STATUSES",
     "SEMVER",
@@ -76,7 +85,10 @@ __all__ = [
     "AgentTask",
     "AgentTemplate",
     "ChannelType",
+    "ContainerHealth",
+    "ContainerHealthHourly",
     "Cookbook",
+    "HealthStatus",
     "Recipe",
     "SessionStatus",
     "Skill",

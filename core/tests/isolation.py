@@ -651,6 +651,8 @@ WRITE_BODIES.update(
         f"{_T}/alerts/<uuid:alert_id>/resolve": {"reason": "x"},
     }
 )
+# Container health (agents/api/health.py): a runtime's report.
+WRITE_BODIES[f"{_T}/health"] = {"container_id": "harness-container", "status": "unhealthy"}
 
 
 def _make_participant(tenant: Tenant) -> uuid.UUID:
