@@ -28,6 +28,7 @@ from agents.models import (
     Recipe,
     Skill,
     SkillInstallation,
+    WebsocketConnection,
 )
 from core.errors import DomainError
 from tenants.admin.common import ServiceAdmin, actor_of, error_text
@@ -271,3 +272,27 @@ class AbTestResultAdmin(ReadOnlyAdmin):
     list_filter = ["metric"]
     search_fields = ["recipe__name", "variant", "metric"]
     ordering = ["recipe__name", "metric", "variant", "period_start"]
+
+
+# --- The live stream -----------------------------------------------------------------------------
+
+
+@admin.register(WebsocketConnection)
+class WebsocketConnectionAdmin(ReadOnlyAdmin):
+    """Who connected to the live stream, when, from where; open ones have no disconnected_at
+    (the console's platform page, Live connections, shows only those)."""
+
+    list_display = [
+        "connected_at",
+        "tenant",
+        "user",
+        "stream",
+        "client_ip",
+        "last_seen_at",
+        "disconnected_at",
+    ]
+    list_select_related = ["tenant", "user"]
+    list_filter = ["stream", ("disconnected_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email", "tenant__name", "client_ip", "channel_name"]
+    ordering = ["-connected_at", "-id"]
+    show_full_result_count = False  # a big table: no COUNT(*) of it on every page

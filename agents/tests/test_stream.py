@@ -367,3 +367,18 @@ def test_connections_api__lists_open_ones_only__pinned_queries(
     with django_assert_max_num_queries(8):
         assert client.get(url).json()["count"] == 8
     assert as_user(member(other_tenant, "viewer")).get(url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_connections__platform_admin__rows_of_every_tenant_read_only(
+    client, platform_admin, tenant, other_tenant, owner
+):
+    for t in (tenant, other_tenant):
+        with platform_bypass(reason="test", log=False):
+            WebsocketConnection.objects.create(tenant=t, user=owner, channel_name=f"chan-{t.slug}")
+    client.force_login(platform_admin)
+    response = client.get("/admin/agents/websocketconnection/")
+    assert response.status_code == 200
+    assert tenant.name.encode() in response.content
+    assert other_tenant.name.encode() in response.content
+    assert client.get("/admin/agents/websocketconnection/add/").status_code == 403

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from agents.tests.test_stream import ORIGIN, issue
 from core import runner
@@ -44,7 +45,7 @@ def test_stream_server__as_make_run_starts_it__event_from_another_process_delive
         assert serving, server.tail()
         url = f"ws://127.0.0.1:{port}/ws/tenants/{tenant.pk}/events/"
         ticket = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
-        with connect(f"{url}?ticket={ticket}", origin=ORIGIN, open_timeout=10) as ws:  # type: ignore[arg-type]
+        with connect(f"{url}?ticket={ticket}", origin=Origin(ORIGIN), open_timeout=10) as ws:
             layer = PostgresChannelLayer(conninfo="unused: sends on Django's connection")
             with transaction.atomic():
                 layer.notify_in_transaction(
@@ -56,7 +57,8 @@ def test_stream_server__as_make_run_starts_it__event_from_another_process_delive
                 )
             frame = json.loads(ws.recv(timeout=10))
         # The same ticket again: refused at the handshake.
-        with pytest.raises(InvalidStatus), connect(f"{url}?ticket={ticket}", origin=ORIGIN, open_timeout=10):
+        again = f"{url}?ticket={ticket}"
+        with pytest.raises(InvalidStatus), connect(again, origin=Origin(ORIGIN), open_timeout=10):
             pass
     finally:
         manager.stop()
