@@ -59,7 +59,7 @@ ZONES = {
     GLOBEX: "Australia/Sydney",
 }
 
-Step = tuple[str, Callable[[], None]]
+Step = tuple[str, Callable[[], object]]  # what a step returns is not used
 # When it happens (once the usage before that moment is charged), label, what happens.
 Interlude = tuple[datetime, str, Callable[[], None]]
 
