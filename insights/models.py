@@ -22,7 +22,7 @@ class InterventionType(models.TextChoices):
     SUSPEND_TENANT = "suspend_tenant", "Suspend tenant"
     REACTIVATE_TENANT = "reactivate_tenant", "Reactivate tenant"
     GRANT_CREDITS = "grant_credits", "Grant credits"
-    REVOKE_API_KEY = "revoke_api_key", "Revoke API key"
+    REVOKE_API_KEY = ("revoke_api_key", "Revoke API key")
     DISABLE_FLAG = "disable_flag", "Disable feature flag"
     PAUSE_AGENT = "pause_agent", "Pause agent"
     RESUME_AGENT = "resume_agent", "Resume agent"
