@@ -584,5 +584,6 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "SkillCategoryEnum": "agents.models.SkillCategory",
     "AgentRoleEnum": "agents.models.AgentRole",
     "ThinkingModeEnum": "agents.models.ThinkingMode",
+    "ActivityTypeEnum": "agents.models.ActivityType",
     "ModelTierEnum": "billing.models.ModelTier",
 }

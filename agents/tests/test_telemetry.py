@@ -57,6 +57,7 @@ def test_session_duration__complete_and_fail__recorded_beside_tokens_and_cost(te
     assert 90_000 <= done.duration_ms < 95_000
     assert failed.duration_ms is not None
     assert 2_500 <= failed.duration_ms < 7_500
+    assert done.ended_at is not None
     assert done.duration_ms == round((done.ended_at - done.started_at).total_seconds() * 1000)
 
 

@@ -56,6 +56,8 @@ def test_compare_means__welch__matches_the_published_example():
     assert result.difference == pytest.approx(diff)
     assert result.lift == pytest.approx(diff / statistics.mean(A2))
     # The interval: diff ± t*(0.975, 24.98) · se, with t* ≈ 2.060 (table, df 25).
+    assert result.statistic is not None
+    assert result.ci_high is not None
     se = diff / result.statistic
     assert result.ci_low == pytest.approx(diff - 2.060 * se, abs=0.005)
     assert result.ci_high == pytest.approx(diff + 2.060 * se, abs=0.005)
