@@ -117,4 +117,10 @@ def skill_rate(*, skill: Skill, user: User, stars: int) -> Skill:
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
     skill.save(update_fields=["rating", "rating_count", "rating_total", "updated_at"])
+    audit_record(
+        action="skill.rated",
+        target=skill,
+        details={"stars": stars, "previous": earlier.stars if earlier else None},
+        actor=user,
+    )
     return skill
