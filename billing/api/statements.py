@@ -3,13 +3,10 @@ session or day), over periods in the tenant's time zone."""
 
 from __future__ import annotations
 
-import csv
 import zoneinfo
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,11 +18,10 @@ from rest_framework.response import Response
 from billing import selectors
 from billing.api.common import credit_field
 from billing.errors import invalid
-from billing.services.common import fmt
+from billing.statements import statement_csv_lines
 from core.api import TenantScopedApi
 from core.hygiene import DecimalField
 from core.serializers import StrictSerializer
-from core.tenancy import tenant_context
 from tenants.models import Tenant
 
 # Periods asked for by a client lie in this range: far enough for any statement, near enough
@@ -92,30 +88,6 @@ PERIOD_PARAMETERS = [
 ]
 
 
-class _Echo:
-    """csv.writer's file: hand each written line back instead of keeping it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _statement_lines(tenant_id: Any, start: datetime, end: datetime) -> Iterator[str]:
-    # Runs after the view has returned, while the response streams: the request's transaction
-    # and tenant context are gone, so the generator opens its own (a server-side cursor needs a
-    # transaction, and row-level security needs the tenant's context).
-    writer = csv.writer(_Echo())
-    yield writer.writerow(["row", *selectors.STATEMENT_COLUMNS])
-    with transaction.atomic(), tenant_context(tenant_id):
-        balance = selectors.statement_opening_balance(tenant=tenant_id, start=start)
-        yield writer.writerow(["opening_balance", "", start.isoformat(), "", "", "", fmt(balance)])
-        for row in selectors.statement_rows(tenant=tenant_id, start=start, end=end):
-            values = ["" if v is None else (fmt(v) if hasattr(v, "as_tuple") else v) for v in row]
-            values[1], values[2] = row[1].isoformat(), row[2].isoformat()
-            balance = row[5]
-            yield writer.writerow(["entry", *values])
-        yield writer.writerow(["closing_balance", "", end.isoformat(), "", "", "", fmt(balance)])
-
-
 class CreditStatementApi(TenantScopedApi):
     """A period's ledger as CSV: opening balance, every entry, closing balance; streamed."""
 
@@ -129,7 +101,7 @@ class CreditStatementApi(TenantScopedApi):
     def get(self, request: Request, tenant_id: Any) -> StreamingHttpResponse:
         start, end, start_day, end_day = _period(request, self.tenant, default_days=None)
         response = StreamingHttpResponse(
-            _statement_lines(self.tenant.pk, start, end), content_type="text/csv; charset=utf-8"
+            statement_csv_lines(self.tenant.pk, start, end), content_type="text/csv; charset=utf-8"
         )
         last_day = end_day - timedelta(days=1)
         response["Content-Disposition"] = (

@@ -26,7 +26,7 @@ from audit import export as audit_export_lines
 from audit import selectors as audit_selectors
 from audit import services as audit_services
 from billing import selectors as billing_selectors
-from billing.api.statements import _statement_lines as statement_lines  # the API's CSV, reused
+from billing.statements import statement_csv_lines
 from console.access import render_page, tenant_page
 from console.formatting import DASH
 from console.forms_money import AuditFilterForm, LedgerFilterForm, PeriodForm, StatementForm
@@ -290,7 +290,7 @@ def credits_statement(request: HttpRequest, access: TenantAccess) -> HttpRespons
     start = datetime.combine(first, time.min, tzinfo=tz)
     end = datetime.combine(following, time.min, tzinfo=tz)
     response = StreamingHttpResponse(
-        statement_lines(tenant.pk, start, end), content_type="text/csv; charset=utf-8"
+        statement_csv_lines(tenant.pk, start, end), content_type="text/csv; charset=utf-8"
     )
     last_day = following - timedelta(days=1)
     response["Content-Disposition"] = f'attachment; filename="statement-{tenant.slug}-{first}-{last_day}.csv"'
