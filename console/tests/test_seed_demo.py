@@ -375,6 +375,8 @@ def test_seed_demo__history__spread_over_the_month_each_audit_entry_at_its_chang
             )
             if later < earlier - timedelta(seconds=5)
         ]
+        # Keys' last use is their runtime's last report: Globex's trial stopped ten days ago.
+        trial_used = ApiKey.objects.get(tenant__slug="globex-trial", name="trial-runtime").last_used_at
         renewals = CreditTransaction.objects.filter(
             kind="grant",
             idempotency_key__startswith="included:",
@@ -403,6 +405,8 @@ def test_seed_demo__history__spread_over_the_month_each_audit_entry_at_its_chang
     assert "verify_audit_chain: OK" in out.getvalue()
     assert disorder == []
     assert renewals >= 2  # the plans' included credits of the new month, at its start
+    assert trial_used is not None
+    assert now - timedelta(days=12) < trial_used < now - timedelta(days=9)
 
 
 @pytest.mark.django_db
