@@ -42,6 +42,7 @@ TENANT_SECTIONS: tuple[Section, ...] = (
     Section("Roles", "console:roles", "roles:read"),
     Section("Teams", "console:teams", "teams:read"),
     Section("Agents", "console:agents", "agents:read"),
+    Section("Templates", "console:templates", "agents:read"),
     Section("Alerts", "console:alerts", "alerts:read"),
     Section("Sessions", "console:sessions", "sessions:read"),
     Section("Tasks", "console:tasks", "tasks:read"),

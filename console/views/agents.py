@@ -43,10 +43,13 @@ def _may_write(access: TenantAccess) -> bool:
     return access.allows("agents:write") and not access.tenant.is_suspended
 
 
-def _create_form(access: TenantAccess, data: Any = None) -> AgentCreateForm:
+def _create_form(access: TenantAccess, data: Any = None, *, template: str = "") -> AgentCreateForm:
     templates = list(selectors.template_list(published_only=not access.staff).order_by("name"))
     teams = list(tenant_selectors.team_list(tenant=access.tenant))
-    return AgentCreateForm(data, templates=templates, teams=teams)
+    form = AgentCreateForm(data, templates=templates, teams=teams)
+    if template in form.templates:  # `?template=<id>` from the templates page: chosen already
+        form.initial["template"] = template
+    return form
 
 
 def agents_context(
@@ -62,7 +65,7 @@ def agents_context(
         "may_write": _may_write(access),
     }
     if context["may_write"]:
-        context["form"] = form or _create_form(access)
+        context["form"] = form or _create_form(access, template=request.GET.get("template", "")[:64])
     return context
 
 
