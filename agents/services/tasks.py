@@ -67,17 +67,23 @@ def task_enqueue(
     )
 
 
+# The rows are picked in a CTE: PostgreSQL runs a locking CTE exactly once. As `WHERE id IN
+# (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` the planner may rescan the subquery for every row
+# it updates (a nested-loop semi-join), and each rescan skips the rows just locked and takes the
+# next ones: one claim of LIMIT 1 took a whole 60-task queue.
 _CLAIM_SQL = """
-UPDATE agents_agenttask t
-SET status = 'running', claimed_by = %(worker)s, attempts = t.attempts + 1,
-    lease_expires_at = %(lease)s, started_at = %(now)s, updated_at = %(now)s
-WHERE t.id IN (
+WITH picked AS (
     SELECT id FROM agents_agenttask
     WHERE tenant_id = %(tenant)s AND status = 'pending' AND run_after <= %(now)s {agent}
     ORDER BY platform_priority DESC, priority DESC, created_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
+UPDATE agents_agenttask t
+SET status = 'running', claimed_by = %(worker)s, attempts = t.attempts + 1,
+    lease_expires_at = %(lease)s, started_at = %(now)s, updated_at = %(now)s
+FROM picked
+WHERE t.id = picked.id
 RETURNING t.*
 """
 

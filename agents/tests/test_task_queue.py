@@ -174,3 +174,16 @@ def test_task_complete__repeated_by_its_worker_same_answer__another_worker_409(t
         again.finished_at,
     )
     assert (again.result, again.lease_expires_at, again.claimed_by) == ({"rows": [1, 2]}, None, "w")
+
+
+def test_task_claim__limit__exactly_that_many_whatever_the_plan(tenant):
+    """A claim takes `limit` tasks, never more: the rows are picked once (a locking CTE), not by
+    a subquery the planner may rescan for every row it updates."""
+    agent = AgentFactory.create(tenant=tenant)
+    for _ in range(60):
+        TaskFactory.create(agent=agent)
+    with tenant_context(tenant):
+        one = services.task_claim(tenant=tenant, worker_id="w", limit=1)
+        ten = services.task_claim(tenant=tenant, worker_id="w", limit=10)
+        pending = AgentTask.objects.filter(tenant=tenant, status=TaskStatus.PENDING).count()
+    assert (len(one), len(ten), pending) == (1, 10, 49)
