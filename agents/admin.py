@@ -12,7 +12,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from unfold.decorators import action
+from unfold.contrib.filters.admin import AutocompleteSelectFilter
+from unfold.decorators import action, display
 
 from agents import services
 from agents.models import (
@@ -24,6 +25,8 @@ from agents.models import (
     AgentSession,
     AgentTask,
     AgentTemplate,
+    ContainerHealth,
+    ContainerHealthHourly,
     Cookbook,
     Recipe,
     Skill,
@@ -272,6 +275,67 @@ class AbTestResultAdmin(ReadOnlyAdmin):
     list_filter = ["metric"]
     search_fields = ["recipe__name", "variant", "metric"]
     ordering = ["recipe__name", "metric", "variant", "period_start"]
+
+
+# --- Container health (read-only: runtimes report, the housekeeping task aggregates and prunes;
+# an unhealthy report's alert is acted on in the alerts admin) ------------------------------------
+
+HEALTH_LABELS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger"}
+
+
+@admin.register(ContainerHealth)
+class ContainerHealthAdmin(ReadOnlyAdmin):
+    """The last 24 hours' reports, as the runtimes sent them."""
+
+    list_display = [
+        "reported_at",
+        "container_id",
+        "status_label",
+        "agent",
+        "tenant",
+        "cpu_percent",
+        "memory_mb",
+        "restarts",
+    ]
+    list_select_related = ["agent", "tenant"]
+    list_filter = ["status", ("tenant", AutocompleteSelectFilter)]
+    search_fields = ["container_id", "agent__name", "tenant__name"]
+    date_hierarchy = "reported_at"
+    ordering = ["-reported_at", "-id"]
+    show_full_result_count = False  # a big table: no COUNT(*) of it on every page
+
+    @display(description="Status", ordering="status", label=HEALTH_LABELS)
+    def status_label(self, obj: ContainerHealth) -> tuple[str, str]:
+        return obj.status, obj.get_status_display()
+
+
+@admin.register(ContainerHealthHourly)
+class ContainerHealthHourlyAdmin(ReadOnlyAdmin):
+    """Each container's hours of the last 30 days: reports, the worst status, cpu and memory."""
+
+    list_display = [
+        "hour",
+        "container_id",
+        "worst_status_label",
+        "agent",
+        "tenant",
+        "reports",
+        "avg_cpu_percent",
+        "max_cpu_percent",
+        "avg_memory_mb",
+        "max_memory_mb",
+        "restarts_max",
+    ]
+    list_select_related = ["agent", "tenant"]
+    list_filter = ["worst_status", ("tenant", AutocompleteSelectFilter)]
+    search_fields = ["container_id", "agent__name", "tenant__name"]
+    date_hierarchy = "hour"
+    ordering = ["-hour", "container_id"]
+    show_full_result_count = False
+
+    @display(description="Worst status", ordering="worst_status", label=HEALTH_LABELS)
+    def worst_status_label(self, obj: ContainerHealthHourly) -> tuple[str, str]:
+        return obj.worst_status, obj.get_worst_status_display()
 
 
 # --- The live stream -----------------------------------------------------------------------------
