@@ -67,6 +67,7 @@ PLATFORM_SECTIONS: tuple[Section, ...] = (
     Section("Credits", "console:platform_credits", PLATFORM_STAFF),
     Section("Analytics", "console:platform_analytics", PLATFORM_STAFF),
     Section("Live connections", "console:platform_connections", PLATFORM_STAFF),
+    Section("Catalogue", "console:platform_catalogue", PLATFORM_STAFF),
 )
 
 ACCOUNT_SECTIONS: tuple[Section, ...] = (

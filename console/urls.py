@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("console.views.tasks")),
     path("", include("console.views.skills")),
     path("", include("console.views.templates")),
+    path("", include("console.views.catalogue")),
     path("", include("console.views.stream")),
     path("", include("console.views.analytics")),
     path("", include("console.views.segments")),

@@ -13,6 +13,7 @@ from agents.services.agents import (
 )
 from agents.services.catalogue import (
     cookbook_create,
+    cookbook_update,
     recipe_create,
     recipe_set_active,
     skill_create,
@@ -58,6 +59,7 @@ __all__ = [
     "agent_transition",
     "agent_update",
     "cookbook_create",
+    "cookbook_update",
     "metrics_rollup",
     "metrics_rollup_range",
     "metrics_rollup_recent",

@@ -72,6 +72,21 @@ def cookbook_create(*, template: AgentTemplate, actor: User | None, data: dict[s
 
 
 @transaction.atomic
+def cookbook_update(*, cookbook: Cookbook, actor: User | None, data: dict[str, Any]) -> Cookbook:
+    """Change a cookbook's name, description or capabilities (its recipes stay)."""
+    cookbook = Cookbook.objects.select_for_update().get(pk=cookbook.pk)
+    before = snapshot(cookbook, COOKBOOK_FIELDS)
+    for field, value in data.items():
+        setattr(cookbook, field, value)
+    full_clean_or_invalid(cookbook, validate_unique=False)
+    save_unique(cookbook, "name", "This template has a cookbook of that name.")
+    diff = changes(before, snapshot(cookbook, COOKBOOK_FIELDS))
+    if diff:
+        audit_record(action="cookbook.updated", target=cookbook, details={"changes": diff}, actor=actor)
+    return cookbook
+
+
+@transaction.atomic
 def recipe_create(
     *,
     cookbook: Cookbook,

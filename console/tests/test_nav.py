@@ -95,6 +95,8 @@ def test_platform_links__staff_or_not__only_staff_get_them() -> None:
         "Users",
         "Credits",
         "Analytics",
+        "Live connections",
+        "Catalogue",
     ]
     assert nav.platform_links(staff, "console:platform")[0].current
     assert nav.platform_links(member_only, "") == []
