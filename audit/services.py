@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.urls import Resolver404, resolve
 
 from audit.archive import ChainSlice, delete_statement
 from audit.models import GENESIS_HASH, ActorType, AuditArchive, AuditLogEntry, Severity
 from core import context
 from core.errors import Conflict
+from core.gates import once_per
 from core.hygiene import clean_text
 from core.tenancy import tenant_context, tenant_pk
 from core.types import Principal, TenantRef
@@ -134,14 +136,39 @@ def audit_log_exported(*, tenant: TenantRef, filters: dict[str, Any]) -> AuditLo
     return audit_record(action="audit.exported", tenant=tenant, details={"filters": filters})
 
 
+# A caller refused again and again is recorded at most once per this many seconds for each
+# (caller, method, route, tenant): hammering a route cannot flood the log (or its chain).
+REFUSAL_INTERVAL_SECONDS = 60
+
+
+def _route_of(path: str) -> str:
+    """The URL pattern `path` resolves to (ids left out), or the path itself."""
+    try:
+        return str(resolve(path).route)
+    except Resolver404:
+        return path
+
+
+def refusal_key(*, tenant: Any, method: str, path: str) -> str:
+    """Who was refused what, without the ids in the path: the once-per-interval gate's key. The
+    tenant counts only when it exists (an unknown tenant's id is one more route probe)."""
+    ctx = context.current()
+    actor = f"key:{ctx.api_key.pk}" if ctx.api_key is not None else f"user:{getattr(ctx.user, 'pk', '')}"
+    return f"audit-refusal:{actor}:{method}:{_route_of(path)}:{getattr(tenant, 'pk', '-')}"
+
+
 def access_denied_record(*, tenant_id: Any, method: str, path: str, code: str) -> None:
     """Record a refused request (`access.denied`), in a transaction of its own: the request's
-    own transaction was rolled back, and the record of the refusal must stay."""
+    own transaction was rolled back, and the record of the refusal must stay. At most one entry
+    per caller, method, route and tenant every REFUSAL_INTERVAL_SECONDS (core.gates.once_per):
+    the repeats of a flood are dropped."""
     # The tenant named in the URL, if it exists (another tenant's id, or none at all, may be
     # what was refused); looked up through the entry's own foreign key, not an import of tenants.
     tenant_model = AuditLogEntry._meta.get_field("tenant").related_model
     with transaction.atomic(), ExitStack() as stack:
         tenant = tenant_model._base_manager.filter(pk=tenant_id).first() if tenant_id else None
+        if not once_per(refusal_key(tenant=tenant, method=method, path=path), REFUSAL_INTERVAL_SECONDS):
+            return
         if tenant is not None:
             stack.enter_context(tenant_context(tenant))
         audit_record(

@@ -64,8 +64,12 @@ def _page_context(access: TenantAccess, request: HttpRequest) -> dict[str, Any]:
 
 @tenant_page(PERMISSION)
 def recommendations(request: HttpRequest, access: TenantAccess) -> HttpResponse:
-    """The open recommendations, the most confident first (or the decided ones: `?tab=history`)."""
-    return render_page(request, TEMPLATE, _page_context(access, request), access=access)
+    """The open recommendations, the most confident first (or the decided ones: `?tab=history`).
+    Recorded in the audit log (recommendations.viewed), as the API's list."""
+    context = _page_context(access, request)
+    status = "decided" if context["history"] else RecommendationStatus.OPEN
+    services.recommendations_view_record(tenant=access.tenant, actor=request.user, status=status)
+    return render_page(request, TEMPLATE, context, access=access)
 
 
 def _found(access: TenantAccess, recommendation_id: UUID) -> Recommendation | None:

@@ -66,6 +66,9 @@ def segment(request: HttpRequest, access: TenantAccess, name: str) -> HttpRespon
     if found is None:
         return refusal_page(request, status=404, detail="There is no such segment.")
     page = Paginator(found.members(access.tenant), PAGE_SIZE).get_page(request.GET.get("page"))
+    services.segment_view_record(
+        tenant=access.tenant, actor=request.user, name=found.name
+    )  # a sensitive read
     actions = applicable(access, found)
     members = []
     for row in page.object_list:

@@ -49,7 +49,8 @@ class RecommendationAcceptOutput(serializers.Serializer):
 
 
 class RecommendationListApi(TenantScopedApi):
-    """The tenant's recommendations, newest first; `status` filters (open, accepted, ...)."""
+    """The tenant's recommendations, newest first; `status` filters (open, accepted, ...).
+    Recorded in the audit log (recommendations.viewed)."""
 
     permission_map = {"GET": PERMISSION}
 
@@ -67,16 +68,22 @@ class RecommendationListApi(TenantScopedApi):
         raw = {k: request.query_params[k] for k in ("status",) if k in request.query_params}
         data = self.RecommendationFilter(data=raw)
         data.is_valid(raise_exception=True)
-        qs = selectors.recommendation_list(tenant=self.tenant, status=data.validated_data.get("status"))
-        return self.paginated(qs, RecommendationOutput)
+        status = data.validated_data.get("status")
+        qs = selectors.recommendation_list(tenant=self.tenant, status=status)
+        response = self.paginated(qs, RecommendationOutput)
+        services.recommendations_view_record(tenant=self.tenant, actor=self.user, status=status or "")
+        return response
 
 
 class RecommendationDetailApi(TenantScopedApi):
+    """One recommendation. Recorded in the audit log (recommendation.viewed)."""
+
     permission_map = {"GET": PERMISSION}
 
     @extend_schema(responses=RecommendationOutput, operation_id="recommendation_get")
     def get(self, request: Request, tenant_id: Any, recommendation_id: Any) -> Response:
         rec = self.get_or_404(selectors.recommendation_list(tenant=self.tenant), pk=recommendation_id)
+        services.recommendations_view_record(tenant=self.tenant, actor=self.user, recommendation=rec)
         return Response(RecommendationOutput(rec).data)
 
 

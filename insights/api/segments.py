@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core.api import TenantScopedApi
 from core.errors import NotFound
+from insights import services
 from insights.segments import SEGMENTS, Segment
 
 PERMISSION = "interventions:admin"
@@ -64,7 +65,8 @@ class SegmentListApi(TenantScopedApi):
 
 
 class SegmentMembersApi(TenantScopedApi):
-    """One segment's members, in the segment's order; an unknown name is 404 `unknown_segment`."""
+    """One segment's members, in the segment's order; an unknown name is 404 `unknown_segment`.
+    Recorded in the audit log (segment.viewed): segments name people."""
 
     permission_map = {"GET": PERMISSION}
 
@@ -73,4 +75,6 @@ class SegmentMembersApi(TenantScopedApi):
         segment = SEGMENTS.get(name)
         if segment is None:
             raise NotFound("No such segment.", code="unknown_segment")
-        return self.paginated(segment.members(self.tenant), SegmentMemberOutput)
+        response = self.paginated(segment.members(self.tenant), SegmentMemberOutput)
+        services.segment_view_record(tenant=self.tenant, actor=self.user, name=segment.name)
+        return response

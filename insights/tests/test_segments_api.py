@@ -201,7 +201,7 @@ def test_members__query_count__independent_of_rows(
     client = as_user(owner)
     fund(tenant, 5)
     populate(tenant, 1)
-    with django_assert_num_queries(8) as one:  # the page's count and its rows
+    with django_assert_num_queries(9) as one:  # the page's count and its rows; the read recorded
         assert members(client, tenant, name)
     populate(tenant, 3)
     with django_assert_num_queries(len(one.captured_queries)):
