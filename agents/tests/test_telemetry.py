@@ -254,6 +254,7 @@ def test_activity_list__query_count_independent_of_rows(as_user, tenant, team, t
         return len(queries)
 
     ActivityFactory.create_batch(2, agent=agent)
+    count()  # warm: the content type guardian's visibility reads is cached after the first request
     few = count()
     ActivityFactory.create_batch(30, agent=agent)
     assert count() == few
@@ -415,3 +416,23 @@ def test_metrics_api__hourly_rows_in_range(as_user, tenant, owner):
     )
     assert backwards.status_code == 400
     assert client.get(a_url(tenant, agent, "metrics")).json()["hours"] == []  # the last 48 h: none
+
+
+def test_metrics_api__query_count_independent_of_rows(as_user, tenant, owner):
+    agent = AgentFactory.create(tenant=tenant)
+    first = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    client = as_user(owner)
+    params = {"from": first.isoformat(), "to": (first + 48 * H).isoformat()}
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(a_url(tenant, agent, "metrics"), params).status_code == 200
+        return len(queries)
+
+    MetricsFactory.create(agent=agent, hour=first)
+    count()  # warm
+    few = count()
+    for n in range(1, 40):
+        MetricsFactory.create(agent=agent, hour=first + n * H)
+    assert count() == few
+    assert len(client.get(a_url(tenant, agent, "metrics"), params).json()["hours"]) == 40
