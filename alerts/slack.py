@@ -10,9 +10,24 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlparse
+
+import structlog
+
+logger = structlog.get_logger(__name__)
 
 TIMEOUT_SECONDS = 5.0
 SEVERITY_ICONS = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+
+
+# Names reserved never to resolve to a real host (RFC 2606, RFC 6761): a webhook under one is a
+# placeholder (the demo's, a test's), so nothing is sent, not even a DNS query, and nothing retried.
+RESERVED_SUFFIXES = (".example", ".invalid", ".test", ".localhost")
+
+
+def reserved_host(url: str) -> bool:
+    host = (urlparse(url).hostname or "").rstrip(".").lower()
+    return host == "localhost" or host.endswith(RESERVED_SUFFIXES)
 
 
 class SlackDeliveryError(Exception):
@@ -37,7 +52,11 @@ def message_of(*, tenant_name: str, severity: str, title: str, message: str, sou
 
 
 def post_webhook(url: str, body: dict[str, Any], *, timeout: float = TIMEOUT_SECONDS) -> None:
-    """POST `body` as JSON to `url`; raise SlackDeliveryError unless it answers 2xx."""
+    """POST `body` as JSON to `url`; raise SlackDeliveryError unless it answers 2xx. A URL under
+    a reserved name is a placeholder: nothing is sent."""
+    if reserved_host(url):
+        logger.info("alerts.slack_placeholder_not_sent")
+        return
     # https only: the setting's validator refuses any other scheme (no file:, no plain http).
     request = urllib.request.Request(  # noqa: S310
         url,

@@ -191,3 +191,27 @@ def test_post_webhook__nobody_listening__delivery_error_without_url() -> None:
         slack.post_webhook("http://127.0.0.1:9/secret-path", {"text": "x"}, timeout=1)
 
     assert "secret-path" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        HOOK,
+        "https://hooks.slack.invalid/services/T/B/X",
+        "https://alerts.test/hook",
+        "https://LOCALHOST./hook",
+        "https://a.localhost/hook",
+    ],
+)
+def test_post_webhook__reserved_name__nothing_sent(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a placeholder webhook must not be contacted")
+
+    monkeypatch.setattr(slack._OPENER, "open", refuse)
+
+    slack.post_webhook(url, {"text": "x"})  # no error, no connection, nothing to retry
+
+
+def test_reserved_host__real_names__false() -> None:
+    assert not slack.reserved_host("https://hooks.slack.com/services/T/B/X")
+    assert not slack.reserved_host("https://example.com/hook")  # a real domain, not the TLD

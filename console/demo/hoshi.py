@@ -148,4 +148,4 @@ def adjustment(s: DemoScenario) -> None:
 
 
 def _webhook() -> str:
-    return "https://hooks.slack.com/services/THOSHI/BOPS/" + secret_value("webhook").removeprefix("demo-")
+    return "https://hooks.slack.example/services/THOSHI/BOPS/" + secret_value("webhook").removeprefix("demo-")

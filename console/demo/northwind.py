@@ -244,4 +244,4 @@ def refund(s: DemoScenario) -> None:
 
 
 def _webhook() -> str:
-    return "https://hooks.slack.com/services/TDEMO/BDEMO/" + secret_value("webhook").removeprefix("demo-")
+    return "https://hooks.slack.example/services/TDEMO/BDEMO/" + secret_value("webhook").removeprefix("demo-")
