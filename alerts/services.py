@@ -7,12 +7,11 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from alerts.models import Alert, AlertStatus, Severity
 from alerts.tasks import deliver_slack
 from audit.services import audit_record
-from core import stream
+from core import clock, stream
 from core.errors import Conflict
 from core.hygiene import clean_text
 from core.tenancy import tenant_pk
@@ -136,7 +135,7 @@ def alert_acknowledge(*, alert: Alert, actor: Principal | None) -> Alert:
         raise Conflict("The alert is resolved already.", code="alert_resolved")
     if row.acknowledged_at is not None:
         return row
-    row.acknowledged_at = timezone.now()
+    row.acknowledged_at = clock.now()
     row.acknowledged_by = actor if getattr(actor, "is_authenticated", False) else None  # type: ignore[assignment]  # a User
     row.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
     _audit(
@@ -157,7 +156,7 @@ def alert_resolve(*, alert: Alert, actor: Principal | None, reason: str = "") ->
     if row.resolved_at is not None:
         return row
     before = row.status
-    row.resolved_at = timezone.now()
+    row.resolved_at = clock.now()
     row.resolved_by = actor if getattr(actor, "is_authenticated", False) else None  # type: ignore[assignment]  # a User
     row.save(update_fields=["resolved_at", "resolved_by", "updated_at"])
     details: dict[str, Any] = {"changes": {"status": {"old": before, "new": AlertStatus.RESOLVED}}}
