@@ -24,7 +24,7 @@ from accounts.models import ApiKey, PlatformRole, User, UserSession
 from agents.models import Agent
 from audit.models import AuditLogEntry
 from billing.models import CreditTransaction, TransactionKind
-from console.demo import acme, agents, globex, hoshi, insights, logins, northwind, people, telemetry
+from console.demo import acme, agents, alerts, globex, hoshi, insights, logins, northwind, people, telemetry
 from console.demo.hashing import demo_hashing
 from console.demo.scenario import DEMO_SLUGS, DemoScenario, Step
 from core.tenancy import platform_bypass
@@ -64,6 +64,7 @@ def demo_steps(s: DemoScenario) -> list[Step]:
         *globex.steps(s),
         *agents.steps(s),
         *telemetry.steps(s),  # after the agents: their feeds, metrics and A/B results
+        *alerts.steps(s),  # the agents' containers' health, the alerts it raised
         ("Platform flags", partial(people.platform_flags, s)),
         ("Sign-ins and sessions", partial(people.sign_ins, s)),
         ("Failed sign-ins and a lockout", partial(people.lockout, s)),

@@ -562,3 +562,70 @@ def test_seed_demo__telemetry__feeds_over_days_metrics_of_the_sessions_and_ab_re
     assert metrics["n"] == sessions
     assert metrics["credits"] == credits
     assert ab == {(v, m) for v in ("control", "shorter-prompt") for m in ("success_rate", "duration_ms")}
+
+
+@pytest.mark.django_db
+def test_seed_demo__alerts__a_day_of_container_health_alerts_in_every_state_and_hourly_rows(
+    seeded: Seeded,
+) -> None:
+    from agents.models import ContainerHealth, ContainerHealthHourly
+    from alerts.models import Alert
+
+    now = timezone.now()
+    with platform_bypass(reason="test", log=False):
+        health = {
+            a.title.split()[1]: a
+            for a in Alert.objects.filter(source="agents.health").select_related(
+                "tenant", "acknowledged_by", "resolved_by"
+            )
+        }
+        billing_alerts = set(Alert.objects.filter(source="billing").values_list("tenant__slug", flat=True))
+        reports = ContainerHealth.objects.filter(tenant__slug__in=DEMO_SLUGS)
+        containers = set(reports.values_list("container_id", flat=True))
+        oldest = reports.order_by("reported_at").values_list("reported_at", flat=True).first()
+        hours = {
+            c: set(
+                ContainerHealthHourly.objects.filter(container_id=c).values_list("worst_status", flat=True)
+            )
+            for c in containers
+        }
+        hour_count = ContainerHealthHourly.objects.filter(tenant__slug__in=DEMO_SLUGS).count()
+        unlinked = reports.filter(agent__isnull=True).count()
+        housekeeping = AuditLogEntry.objects.filter(action="agents.health_housekeeping").count()
+
+    # Northwind's pager buddy is unhealthy now: its critical alert is open.
+    pager = health["nw-pager-buddy-c03d"]
+    assert (pager.tenant.slug, pager.severity, pager.status) == ("northwind-robotics", "critical", "open")
+    # The release captain's overnight alert was resolved by Jonas, by hand (it never reported healthy
+    # before he did).
+    captain = health["nw-release-captain-7f9c"]
+    assert captain.status == "resolved"
+    assert captain.resolved_by is not None
+    assert captain.resolved_by.email == "jonas.weber@northwind.example"
+    # Hoshi's invoice reader: acknowledged by Haruto, still unresolved.
+    reader = health["tk-invoice-reader-44f0"]
+    assert reader.status == "acknowledged"
+    assert reader.acknowledged_by is not None
+    assert reader.acknowledged_by.email == "haruto.kimura@hoshi-logistics.example"
+    # The customs clerk reported healthy again: the system resolved its alert (no person).
+    clerk = health["tk-customs-clerk-91aa"]
+    assert clerk.status == "resolved"
+    assert clerk.resolved_by is None
+    assert len(health) == 4  # the healthy containers raised nothing
+    # Each stamped at its moment over the last day, in order.
+    for alert in health.values():
+        assert now - timedelta(hours=25) < alert.created_at < now
+        for later in (alert.acknowledged_at, alert.resolved_at):
+            assert later is None or alert.created_at < later < now - timedelta(minutes=30)
+    # Billing's low-balance crossings are alerts too.
+    assert {"northwind-robotics", "acme-analytics"} <= billing_alerts
+    # A day of half-hourly reports of six containers (none older than the 24 hours kept),
+    # each linked to its agent; the housekeeping made hourly rows with the worst status of each hour.
+    assert len(containers) == 6
+    assert unlinked == 0
+    assert oldest is not None
+    assert now - timedelta(hours=25) < oldest < now - timedelta(hours=22)
+    assert hour_count >= 6 * 22
+    assert hours["nw-pager-buddy-c03d"] == {"healthy", "degraded", "unhealthy"}
+    assert hours["nw-pr-reviewer-2b41"] == {"healthy"}
+    assert housekeeping >= 1
