@@ -102,6 +102,13 @@ bench-billing: $(STAMP)
 bench-stream: $(STAMP)
 	$(WITH_DB) $(PY) -m bench.stream_bench $(BENCH_ARGS)
 
+# The agents benchmark (bench/README.md): tasks claimed and completed per second through HTTP
+# against a bare SKIP LOCKED loop in pgbench, and a 10,000-node session tree's cost and cancel
+# against their single statement, in the same run. Not in `make test`.
+.PHONY: bench-agents
+bench-agents: $(STAMP)
+	$(WITH_DB) $(PY) -m bench.agents_bench $(BENCH_ARGS)
+
 # The schemathesis run of `make test` (core/tests/test_schemathesis.py), longer: QM_FUZZ_EXAMPLES
 # examples per operation plus schemathesis' coverage phase, with a random seed (printed on a
 # failure) unless QM_FUZZ_SEED pins one. Not part of `make test`.
