@@ -14,6 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from alerts.services import alert_acknowledge, alert_resolve
+from alerts.tests.factories import make_alert
 from audit.models import AuditLogEntry
 from billing.models import LowBalanceThreshold
 from billing.tests.factories import fund
@@ -65,6 +67,35 @@ def test_overview__empty_tenant__empty_states_say_what_to_do_next(
     assert "No credits yet" in body
     assert "No low-balance alerts. Add one" in body
     assert "No model used yet." in body
+
+
+def test_overview__open_alerts__counted_with_the_acknowledged_and_linked_to_the_alerts_page(
+    signed_in: Any, tenant: Any, owner: Any, other_tenant: Any
+) -> None:
+    fund(tenant, 5)
+    make_alert(tenant, title="Container c-1 is unhealthy")
+    make_alert(tenant)
+    acknowledged, resolved = make_alert(tenant), make_alert(tenant)
+    make_alert(other_tenant)
+    make_alert(None)  # a platform alert: never a tenant's
+    with tenant_context(tenant):
+        alert_acknowledge(alert=acknowledged, actor=owner)
+        alert_resolve(alert=resolved, actor=owner)
+    viewer = member(tenant, "viewer")
+
+    body = signed_in(viewer).get(_url(tenant)).content.decode()
+
+    kpi = body.split('data-testid="kpi-alerts"')[1].split("</div>")[0]
+    assert '<p class="kpi-value">2</p>' in kpi
+    assert "1 more acknowledged." in kpi
+    assert f'href="/t/{tenant.pk}/alerts/inbox/"' in kpi
+
+
+def test_overview__no_alerts__says_nothing_to_look_at(signed_in: Any, tenant: Any, owner: Any) -> None:
+    body = signed_in(owner).get(_url(tenant)).content.decode()
+    kpi = body.split('data-testid="kpi-alerts"')[1].split("</div>")[0]
+    assert '<p class="kpi-value">0</p>' in kpi
+    assert "Nothing to look at." in kpi
 
 
 def test_overview__viewer__no_audit_no_key_names_no_alert_form(
@@ -145,6 +176,11 @@ def _many_rows(tenant: Any, owner: Any) -> None:
     with tenant_context(tenant):
         for value in ("10", "20", "5000"):
             services.threshold_create(tenant=tenant, actor=owner, threshold=value)
+    for n in range(4):
+        raised = make_alert(tenant, severity="critical" if n else "info")
+        if n % 2:
+            with tenant_context(tenant):
+                alert_acknowledge(alert=raised, actor=owner)
 
 
 def _statements(captured: CaptureQueriesContext) -> list[str]:
@@ -165,8 +201,9 @@ def test_overview__query_count__does_not_grow_with_the_rows(signed_in: Any, tena
     assert len(_statements(many)) == len(_statements(few)), "\n".join(_statements(many))
     # The Django session; the accounts session with its user; the gate (the RLS settings and
     # the membership, one round trip); the credit summary (account, subscription, burn,
-    # thresholds); spend by day, by model, by key; members; audit; the header's switcher.
-    assert len(_statements(few)) == 14, "\n".join(q[:150] for q in _statements(few))
+    # thresholds); spend by day, by model, by key; the open alerts' counts; members; audit; the
+    # header's switcher.
+    assert len(_statements(few)) == 15, "\n".join(q[:150] for q in _statements(few))
 
 
 def test_alert_create__admin_without_htmx__created_audited_and_back_to_the_overview(

@@ -1,6 +1,7 @@
 """A tenant's overview (`/t/<id>/`): balance and runway, 30 days of spend by day, model and API
-key, members, low-balance alerts and their open crossings, recent audit entries. Each panel
-shows only what the caller's permissions allow; the queries do not grow with the rows.
+key, members, the open alerts (a count linking to the alerts page), low-balance alerts and their
+open crossings, recent audit entries. Each panel shows only what the caller's permissions allow;
+the queries do not grow with the rows.
 
 The low-balance alerts are managed in place (add, remove: `credits:admin`, as in the API):
 plain forms that work without JavaScript, which htmx enhances into a swap of the panel.
@@ -17,6 +18,7 @@ from django.shortcuts import redirect
 from django.urls import path
 
 from accounts.models import User
+from alerts import selectors as alert_selectors
 from audit.selectors import audit_log_list
 from billing import selectors as billing_selectors
 from billing import services as billing_services
@@ -75,6 +77,8 @@ def overview_context(access: TenantAccess, *, alert_form: ThresholdForm | None =
             context["by_key"] = _with_used(
                 billing_selectors.spend_by_api_key(tenant=tenant, start=start, end=end, limit=TOP)
             )
+    if access.allows("alerts:read"):
+        context["alert_counts"] = alert_selectors.alert_counts(tenant=tenant)
     if access.allows("members:read"):
         context["member_count"] = tenant_selectors.member_list(tenant=tenant).count()
     if access.allows("audit:read"):
