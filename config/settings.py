@@ -545,6 +545,16 @@ CELERY_BEAT_SCHEDULE = {
     "insights-rollup-daily-analytics": {"task": "insights.rollup_daily_analytics", "schedule": 900.0},
     "insights-refresh-recommendations": {"task": "insights.refresh_recommendations", "schedule": 3600.0},
 }
+# --- Housekeeping (issue 14): daily, each idempotent, one audit entry per run that did something.
+# User sessions are removed QM_SESSION_RETENTION_DAYS after they ended (accounts.services.housekeeping);
+# pending invites past their expiry marked expired; participants' lifecycle stages refreshed.
+QM_SESSION_RETENTION_DAYS = env.int("QM_SESSION_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "accounts-clean-sessions": {"task": "accounts.clean_sessions", "schedule": 86400.0},
+    "tenants-expire-invites": {"task": "tenants.expire_invites", "schedule": 86400.0},
+    "insights-sync-participants": {"task": "insights.sync_participants", "schedule": 86400.0},
+}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
     "InterventionTypeEnum": "insights.models.InterventionType",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from insights import services
+from insights.services.graph import participants_sync_all
 
 
 @shared_task(name="insights.rollup_daily_analytics")
@@ -20,3 +21,10 @@ def refresh_recommendations() -> dict[str, dict[str, int]]:
         tenant_id: {"created": r.created, "expired": r.expired}
         for tenant_id, r in services.recommendations_refresh_all().items()
     }
+
+
+@shared_task(name="insights.sync_participants")
+def sync_participants() -> dict[str, int]:
+    """Daily: every tenant's participants and relationships refreshed; the lifecycle stages move
+    with time alone (active -> dormant). Audited once per run that changed something."""
+    return participants_sync_all()

@@ -414,7 +414,8 @@ def participants_sync_all(
     *, tenant_ids: list[Any] | None = None, progress: Callable[[int], None] | None = None
 ) -> dict[str, int]:
     """Sync every tenant's graph (or those named), each in its own transaction; one audit entry
-    for the run with its counts. The backfill and the daily refresh of the stages."""
+    for the run with its counts, none when it changed nothing. The backfill and the daily refresh
+    of the stages (`insights.sync_participants`)."""
     with transaction.atomic(), platform_bypass(reason="participants sync: list the tenants", log=False):
         qs = Tenant.objects.order_by("pk")
         if tenant_ids is not None:
@@ -430,8 +431,9 @@ def participants_sync_all(
         totals["edges_removed"] += result.edges_removed
         if progress is not None:
             progress(n)
-    with transaction.atomic():
-        audit_record(action="participants.synced", details=totals, system=True)
+    if any(n for key, n in totals.items() if key != "tenants"):  # a run that changed nothing records nothing
+        with transaction.atomic():
+            audit_record(action="participants.synced", details=totals, system=True)
     return totals
 
 
