@@ -595,6 +595,7 @@ def test_seed_demo__alerts__a_day_of_container_health_alerts_in_every_state_and_
 
     # Northwind's pager buddy is unhealthy now: its critical alert is open.
     pager = health["nw-pager-buddy-c03d"]
+    assert pager.tenant is not None
     assert (pager.tenant.slug, pager.severity, pager.status) == ("northwind-robotics", "critical", "open")
     # The release captain's overnight alert was resolved by Jonas, by hand (it never reported healthy
     # before he did).
