@@ -253,9 +253,22 @@ def session_tree(*, session: AgentSession) -> list[TreeNode]:
 # --- Tasks -------------------------------------------------------------------------------------
 
 
-def task_list(*, tenant: Any, filters: dict[str, Any] | None = None) -> QuerySet[AgentTask]:
-    """The tenant's queue, newest first; `filters`: status, agent, session, claimed_by."""
-    qs = AgentTask.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+def task_visibility(access: TenantAccess | None) -> Q:
+    """The tasks `access` may see: all for owners, admins and platform staff (and for a caller
+    not named: workers acting on the tasks they claimed); otherwise the tasks of the agents they
+    see (a task of no agent is for those who see every agent)."""
+    if access is None or sees_every_agent(access):
+        return Q()
+    return agent_visibility(access, prefix="agent__")
+
+
+def task_list(
+    *, tenant: Any, filters: dict[str, Any] | None = None, access: TenantAccess | None = None
+) -> QuerySet[AgentTask]:
+    """The tenant's queue, newest first, narrowed to what `access` may see (task_visibility);
+    `filters`: status, agent, session, claimed_by."""
+    qs = AgentTask.objects.filter(tenant=tenant).filter(task_visibility(access))
+    qs = qs.order_by("-created_at", "-id")
     filters = filters or {}
     for name, column in (("status", "status"), ("agent", "agent_id"), ("session", "session_id")):
         if filters.get(name):
@@ -265,8 +278,9 @@ def task_list(*, tenant: Any, filters: dict[str, Any] | None = None) -> QuerySet
     return qs
 
 
-def task_get(*, tenant: Any, task_id: Any) -> AgentTask | None:
-    return AgentTask.objects.filter(tenant=tenant, pk=task_id).first()
+def task_get(*, tenant: Any, task_id: Any, access: TenantAccess | None = None) -> AgentTask | None:
+    """One task of the tenant that `access` may see (task_visibility); None otherwise."""
+    return AgentTask.objects.filter(tenant=tenant, pk=task_id).filter(task_visibility(access)).first()
 
 
 # --- Telemetry: the activity feed, hourly metrics, A/B results ------------------------------------

@@ -33,8 +33,11 @@ class TaskMixin:
     access: Any
     tenant: Any
 
-    def _task(self, task_id: Any) -> AgentTask:
-        task = selectors.task_get(tenant=self.tenant.pk, task_id=task_id)
+    def _task(self, task_id: Any, *, narrowed: bool = True) -> AgentTask:
+        # A person's reads and their cancel/retry see the tasks of the agents they see; a
+        # worker's heartbeat/complete/fail act on the task it claimed (the claim is tenant-wide).
+        access = self.access if narrowed else None
+        task = selectors.task_get(tenant=self.tenant.pk, task_id=task_id, access=access)
         if task is None:
             raise NotFound()
         return task
@@ -74,7 +77,9 @@ class TaskListCreateApi(TaskMixin, TenantScopedApi):
                     filters[name] = serializers.UUIDField().to_internal_value(filters[name])
                 except serializers.ValidationError as exc:
                     raise invalid(name, "Not an id.") from exc
-        return self.paginated(selectors.task_list(tenant=self.tenant.pk, filters=filters), TaskOutput)
+        return self.paginated(
+            selectors.task_list(tenant=self.tenant.pk, filters=filters, access=self.access), TaskOutput
+        )
 
     @extend_schema(request=TaskEnqueueInput, responses={201: TaskOutput}, operation_id="task_enqueue")
     def post(self, request: Request, tenant_id: Any) -> Response:
@@ -151,7 +156,7 @@ class TaskHeartbeatApi(TaskMixin, TenantScopedApi):
     def post(self, request: Request, tenant_id: Any, task_id: Any) -> Response:
         data = TaskHeartbeatInput(data=request.data)
         data.is_valid(raise_exception=True)
-        task = services.task_heartbeat(task=self._task(task_id), **data.validated_data)
+        task = services.task_heartbeat(task=self._task(task_id, narrowed=False), **data.validated_data)
         return Response(TaskOutput(task).data)
 
 
@@ -167,7 +172,7 @@ class TaskCompleteApi(TaskMixin, TenantScopedApi):
     def post(self, request: Request, tenant_id: Any, task_id: Any) -> Response:
         data = TaskCompleteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        task = services.task_complete(task=self._task(task_id), **data.validated_data)
+        task = services.task_complete(task=self._task(task_id, narrowed=False), **data.validated_data)
         return Response(TaskOutput(task).data)
 
 
@@ -184,7 +189,7 @@ class TaskFailApi(TaskMixin, TenantScopedApi):
     def post(self, request: Request, tenant_id: Any, task_id: Any) -> Response:
         data = TaskFailInput(data=request.data)
         data.is_valid(raise_exception=True)
-        task = services.task_fail(task=self._task(task_id), **data.validated_data)
+        task = services.task_fail(task=self._task(task_id, narrowed=False), **data.validated_data)
         return Response(TaskOutput(task).data)
 
 

@@ -44,7 +44,7 @@ def tasks_context(access: TenantAccess, request: HttpRequest, **extra: Any) -> d
     agents = list(selectors.agent_list(access=access))
     filters = TaskFilterForm(request.GET or None, agents=agents)
     agent = filters.cleaned_data["agent"] if filters.is_bound and filters.is_valid() else ""
-    queue = selectors.task_list(tenant=access.tenant.pk, filters={"agent": agent})
+    queue = selectors.task_list(tenant=access.tenant.pk, filters={"agent": agent}, access=access)
     counts = dict(queue.order_by().values_list("status").annotate(n=Count("id")))
     query = {"agent": agent} if agent else {}
     tabs = [
@@ -83,7 +83,7 @@ def tasks(request: HttpRequest, access: TenantAccess) -> HttpResponse:
 
 
 def _task(access: TenantAccess, task_id: UUID) -> AgentTask | None:
-    return selectors.task_get(tenant=access.tenant.pk, task_id=task_id)
+    return selectors.task_get(tenant=access.tenant.pk, task_id=task_id, access=access)
 
 
 def _back(request: HttpRequest, access: TenantAccess) -> HttpResponse:
