@@ -44,7 +44,10 @@ def test_agent_page__activity__latest_20_newest_first_with_ids(
         ActivityFactory.create(agent=agent, summary=f"Step {n:02d}", created_at=now - timedelta(minutes=n))
         for n in range(25)
     ]
-    ActivityFactory.create(agent=agent, type="error", summary="Tool web.search failed", created_at=now)
+    # The newest (a second after "Step 00", so the order does not hang on the ids' tie-break).
+    ActivityFactory.create(
+        agent=agent, type="error", summary="Tool web.search failed", created_at=now + timedelta(seconds=1)
+    )
     ActivityFactory.create(agent=AgentFactory.create(tenant=tenant), summary="Someone else's")
     body = signed_in(owner).get(_detail(agent)).content.decode()
     feed = body[body.index('id="agent-activity"') : body.index("</ol>", body.index('id="agent-activity"'))]
