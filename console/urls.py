@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("console.views.people")),
     path("", include("console.views.configuration")),
     path("", include("console.views.agents")),
+    path("", include("console.views.agent_channels")),
     path("", include("console.views.alerts")),
     path("", include("console.views.sessions")),
     path("", include("console.views.tasks")),

@@ -23,6 +23,7 @@ from accounts.models import User
 from agents import selectors, services
 from agents.models import AGENT_TRANSITIONS, Agent, AgentStatus
 from console.access import refusal_page, render_page, tenant_page
+from console.agent_channels import channels_context
 from console.agent_telemetry import telemetry_context
 from console.forms import show_domain_error
 from console.forms_agents import AgentCreateForm, AgentFilterForm, PauseForm, ResumeForm
@@ -122,6 +123,7 @@ def agent_context(
         "pause_form": pause_form or PauseForm(),
         "resume_form": resume_form or ResumeForm(),
         **telemetry_context(access, agent),  # activity, metrics_chart, cost_chart, metrics_totals
+        **channels_context(access, agent, may_change=may_change),  # channels, channel_form
     }
 
 
