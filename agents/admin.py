@@ -31,6 +31,8 @@ from agents.models import (
     Recipe,
     Skill,
     SkillInstallation,
+    SkillRating,
+    StreamTicket,
     WebsocketConnection,
 )
 from core.errors import DomainError
@@ -102,6 +104,17 @@ class SkillAdmin(ReadOnlyAdmin):
     list_filter = ["status", "category"]
     search_fields = ["name", "slug", "description"]
     ordering = ["name", "id"]
+
+
+@admin.register(SkillRating)
+class SkillRatingAdmin(ReadOnlyAdmin):
+    """Who rated which skill how (one rating a person; rating again replaces it)."""
+
+    list_display = ["skill", "stars", "user", "updated_at"]
+    list_select_related = ["skill", "user"]
+    list_filter = ["stars", ("skill", AutocompleteSelectFilter)]
+    search_fields = ["skill__name", "skill__slug", "user__email"]
+    ordering = ["-updated_at", "id"]
 
 
 # --- Tenants' workforce -------------------------------------------------------------------------
@@ -360,3 +373,16 @@ class WebsocketConnectionAdmin(ReadOnlyAdmin):
     search_fields = ["user__email", "tenant__name", "client_ip", "channel_name"]
     ordering = ["-connected_at", "-id"]
     show_full_result_count = False  # a big table: no COUNT(*) of it on every page
+
+
+@admin.register(StreamTicket)
+class StreamTicketAdmin(ReadOnlyAdmin):
+    """Tickets handed out for the live stream, until redeemed (deleted) or expired: who, from
+    where, until when. The digest of the ticket is never shown."""
+
+    list_display = ["created_at", "tenant", "user", "api_key", "client_ip", "origin", "expires_at"]
+    list_select_related = ["tenant", "user", "api_key"]
+    list_filter = [("expires_at", admin.DateFieldListFilter)]
+    search_fields = ["user__email", "tenant__name", "client_ip", "origin"]
+    ordering = ["-created_at", "-id"]
+    exclude = ["digest"]
