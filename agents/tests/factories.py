@@ -3,12 +3,16 @@ fixtures would; tests then act through tenant_context or the API, where isolatio
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import factory
+from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from agents.models import (
     AbTestResult,
     Agent,
@@ -18,11 +22,15 @@ from agents.models import (
     AgentSession,
     AgentTask,
     AgentTemplate,
+    ContainerHealth,
+    ContainerHealthHourly,
     Cookbook,
     Recipe,
     Skill,
     SkillInstallation,
     SkillStatus,
+    StreamTicket,
+    WebsocketConnection,
 )
 from tenants.tests.factories import BypassFactory, TenantFactory
 
@@ -158,6 +166,56 @@ class MetricsFactory(BypassFactory, factory.django.DjangoModelFactory[AgentMetri
     failures = 1
 
 
+class HealthFactory(BypassFactory, factory.django.DjangoModelFactory[ContainerHealth]):
+    class Meta:
+        model = ContainerHealth
+
+    tenant = factory.SubFactory(TenantFactory)
+    container_id = factory.Sequence(lambda n: f"container-{n}")
+    status = "healthy"
+    cpu_percent = Decimal("12.50")
+    memory_mb = 256
+
+
+class HealthHourlyFactory(BypassFactory, factory.django.DjangoModelFactory[ContainerHealthHourly]):
+    class Meta:
+        model = ContainerHealthHourly
+
+    tenant = factory.SubFactory(TenantFactory)
+    container_id = factory.Sequence(lambda n: f"container-{n}")
+    hour = datetime(2026, 1, 1, tzinfo=UTC)
+    reports = 3
+    worst_status = "degraded"
+    avg_cpu_percent = Decimal("20.00")
+    max_cpu_percent = Decimal("30.00")
+    avg_memory_mb = 200
+    max_memory_mb = 300
+    restarts_max = 1
+
+
+class StreamTicketFactory(BypassFactory, factory.django.DjangoModelFactory[StreamTicket]):
+    """A live ticket (only its digest is stored, as the service does)."""
+
+    class Meta:
+        model = StreamTicket
+
+    tenant = factory.SubFactory(TenantFactory)
+    digest = factory.Sequence(lambda n: hashlib.sha256(f"ticket-{n}".encode()).hexdigest())
+    user = factory.SubFactory(UserFactory)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(seconds=60))
+
+
+class WebsocketConnectionFactory(BypassFactory, factory.django.DjangoModelFactory[WebsocketConnection]):
+    """An open websocket of the stream."""
+
+    class Meta:
+        model = WebsocketConnection
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    channel_name = factory.Sequence(lambda n: f"specific.channel-{n}")
+
+
 class AbResultFactory(factory.django.DjangoModelFactory[AbTestResult]):
     class Meta:
         model = AbTestResult
@@ -200,3 +258,19 @@ def make_activity(tenant: Any) -> uuid.UUID:
 
 def make_metrics(tenant: Any) -> uuid.UUID:
     return MetricsFactory.create(agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_health(tenant: Any) -> uuid.UUID:
+    return HealthFactory.create(tenant=tenant, agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_health_hourly(tenant: Any) -> uuid.UUID:
+    return HealthHourlyFactory.create(tenant=tenant, agent=AgentFactory.create(tenant=tenant)).pk
+
+
+def make_stream_ticket(tenant: Any) -> uuid.UUID:
+    return StreamTicketFactory.create(tenant=tenant).pk
+
+
+def make_websocket_connection(tenant: Any) -> uuid.UUID:
+    return WebsocketConnectionFactory.create(tenant=tenant).pk

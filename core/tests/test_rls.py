@@ -11,6 +11,7 @@ from django_scopes import ScopeError
 
 from accounts.tests.factories import ApiKeyFactory
 from agents.tests import factories as agents_factories
+from alerts.tests.factories import make_alert
 from audit.models import AuditLogEntry
 from audit.services import audit_record
 from audit.tests import factories as audit_factories
@@ -64,9 +65,16 @@ ROW_FACTORIES: dict[str, Callable[[Any], Any]] = {
     "agents_agenttask": agents_factories.make_task,
     "agents_agentactivity": agents_factories.make_activity,
     "agents_agentmetricshourly": agents_factories.make_metrics,
+    "agents_containerhealth": agents_factories.make_health,
+    "agents_containerhealthhourly": agents_factories.make_health_hourly,
+    "agents_streamticket": agents_factories.make_stream_ticket,
+    "agents_websocketconnection": agents_factories.make_websocket_connection,
+    "alerts_alert": make_alert,
     "insights_intervention": insights_factories.make_intervention,
     "insights_recommendation": insights_factories.make_recommendation,
     "insights_dailyanalytics": lambda t: insights_factories.DailyAnalyticsFactory.create(tenant=t),
+    "insights_participant": insights_factories.make_participant,
+    "insights_relationship": insights_factories.make_relationship,
 }
 
 

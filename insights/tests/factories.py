@@ -1,5 +1,6 @@
 """Insights test data: an applied intervention (through the service), an open recommendation
-(through the refresh), daily analytics rows."""
+(through the refresh), daily analytics rows, participants and relationships (through the graph
+sync)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ import factory
 
 from accounts.models import User
 from accounts.tests.factories import ApiKeyFactory, UserFactory
+from agents.tests.factories import AgentFactory
 from core.tenancy import tenant_context
 from insights import services
-from insights.models import DailyAnalytics, Intervention, Recommendation
+from insights.models import (
+    DailyAnalytics,
+    Intervention,
+    Participant,
+    Recommendation,
+    Relationship,
+    RelationshipType,
+)
+from insights.services.graph import participants_sync
 from tenants.tests.factories import BypassFactory, FeatureFlagFactory, member
 
 
@@ -48,6 +58,27 @@ def make_recommendation(tenant: Any) -> uuid.UUID:
     with tenant_context(tenant):
         services.recommendations_refresh(tenant=tenant)
         pk: uuid.UUID = Recommendation.objects.get(target_id=str(key.pk), status="open").pk
+    return pk
+
+
+def make_participant(tenant: Any) -> uuid.UUID:
+    """A new agent's participant, made by the graph sync."""
+    agent = AgentFactory.create(tenant=tenant)
+    participants_sync(tenant=tenant)
+    with tenant_context(tenant):
+        pk: uuid.UUID = Participant.objects.get(agent=agent).pk
+    return pk
+
+
+def make_relationship(tenant: Any) -> uuid.UUID:
+    """An agent assists a member: the sync draws the `assists` edge between their participants."""
+    user = member(tenant, "member")
+    agent = AgentFactory.create(tenant=tenant, assisted_user=user)
+    participants_sync(tenant=tenant)
+    with tenant_context(tenant):
+        pk: uuid.UUID = Relationship.objects.get(
+            from_participant__agent=agent, to_participant__user=user, type=RelationshipType.ASSISTS
+        ).pk
     return pk
 
 
