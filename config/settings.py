@@ -558,6 +558,8 @@ CELERY_BEAT_SCHEDULE = {
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
     "InterventionTypeEnum": "insights.models.InterventionType",
+    # The participant graph's kind (not a KindXXXEnum colliding with other "kind" fields).
+    "ParticipantKindEnum": "insights.models.ParticipantKind",
 }
 # Billing's status fields get names of their own in the OpenAPI schema (not Status152Enum).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
@@ -596,4 +598,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ThinkingModeEnum": "agents.models.ThinkingMode",
     "ActivityTypeEnum": "agents.models.ActivityType",
     "ModelTierEnum": "billing.models.ModelTier",
+    "ChannelTypeEnum": "agents.models.ChannelType",
+    # A report's status and an hour's worst status are one choice set.
+    "HealthStatusEnum": "agents.models.HealthStatus",
 }
