@@ -1,5 +1,6 @@
 """The task queue over HTTP: enqueue, list, claim (each task to exactly one worker), heartbeat,
-complete, fail (idempotent for the worker that holds the task), cancel and retry."""
+complete (one task, or a batch of them), fail (idempotent for the worker that holds the task),
+cancel and retry."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from agents import selectors, services
 from agents.api.common import Input, TaskOutput, filters_of
 from agents.errors import invalid
 from agents.models import AgentTask, TaskStatus
-from agents.services.tasks import DEFAULT_LEASE_SECONDS, MAX_CLAIM, MAX_LEASE_SECONDS
+from agents.services.tasks import (
+    ALREADY_DONE,
+    DEFAULT_LEASE_SECONDS,
+    DONE,
+    LEASE_LOST,
+    MAX_CLAIM,
+    MAX_COMPLETE_BATCH,
+    MAX_LEASE_SECONDS,
+    NOT_FOUND,
+    tasks_complete_batch,
+)
 from core.api import TenantScopedApi
 from core.errors import NotFound
 
@@ -174,6 +185,55 @@ class TaskCompleteApi(TaskMixin, TenantScopedApi):
         data.is_valid(raise_exception=True)
         task = services.task_complete(task=self._task(task_id, narrowed=False), **data.validated_data)
         return Response(TaskOutput(task).data)
+
+
+class TaskBatchItemInput(Input):
+    task_id = serializers.UUIDField()
+    result = serializers.JSONField(required=False, allow_null=True)
+
+
+class TaskCompleteBatchInput(Input):
+    worker_id = _worker()
+    items: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=TaskBatchItemInput(), allow_empty=False, max_length=MAX_COMPLETE_BATCH
+    )
+
+    def validate_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids = [item["task_id"] for item in items]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("A task is named twice.", code="duplicate")
+        return items
+
+
+class TaskBatchOutcomeOutput(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    outcome = serializers.ChoiceField(choices=[DONE, ALREADY_DONE, LEASE_LOST, NOT_FOUND])
+
+
+class TaskCompleteBatchOutput(serializers.Serializer):
+    results = TaskBatchOutcomeOutput(many=True)
+
+
+class TaskCompleteBatchApi(TaskMixin, TenantScopedApi):
+    """Complete up to 100 tasks the worker holds in one request: each item answered as the
+    single complete would (`done`; `already_done`, a retried completion, changes nothing;
+    `lease_lost`; `not_found`, no such task in the tenant), in order, with a 200. Failures are
+    reported one by one (`.../{task_id}/fail`: each has its own retry and backoff)."""
+
+    permission_map = {"POST": "tasks:write"}
+
+    @extend_schema(
+        request=TaskCompleteBatchInput, responses=TaskCompleteBatchOutput, operation_id="tasks_complete_batch"
+    )
+    def post(self, request: Request, tenant_id: Any) -> Response:
+        data = TaskCompleteBatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcomes = tasks_complete_batch(
+            tenant=self.tenant,
+            worker_id=data.validated_data["worker_id"],
+            items=[(item["task_id"], item.get("result")) for item in data.validated_data["items"]],
+        )
+        return Response({"results": [{"task_id": str(t), "outcome": o} for t, o in outcomes]})
 
 
 class TaskFailInput(Input):

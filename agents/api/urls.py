@@ -71,6 +71,7 @@ urlpatterns = [
     # The task queue
     path(T + "tasks/", tasks.TaskListCreateApi.as_view(), name="tasks"),
     path(T + "tasks/claim", tasks.TaskClaimApi.as_view(), name="tasks-claim"),
+    path(T + "tasks/complete", tasks.TaskCompleteBatchApi.as_view(), name="tasks-complete"),
     path(K, tasks.TaskDetailApi.as_view(), name="task"),
     path(K + "heartbeat", tasks.TaskHeartbeatApi.as_view(), name="task-heartbeat"),
     path(K + "complete", tasks.TaskCompleteApi.as_view(), name="task-complete"),

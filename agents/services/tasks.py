@@ -5,7 +5,8 @@ by priority, then oldest) locked with FOR UPDATE SKIP LOCKED, so concurrent work
 different rows and none waits for another, and marked running with a lease. Heartbeats extend the
 lease; a lease that runs out puts the task back to pending (`tasks_expire_leases`, periodic).
 Complete and fail are idempotent for the worker that holds the task; a failure retries after an
-exponential backoff until max_attempts, then the task is failed for good.
+exponential backoff until max_attempts, then the task is failed for good. A worker completes the
+tasks of a claim in one batch (`tasks_complete_batch`, one statement when it holds them all).
 
 Runtime traffic (enqueue, claim, heartbeat, complete, fail) is recorded by the task's row; a
 cancel, an operator's act, is audited.
@@ -14,8 +15,10 @@ cancel, an operator's act, is audited.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -171,6 +174,83 @@ def task_complete(*, task: AgentTask, worker_id: str, result: Any = None) -> Age
             return current
         _held(current, worker_id, locked=True)  # raises: the worker does not hold it
     raise AssertionError("unreachable: a held task is completed by the statement above")
+
+
+# A batch of completions in one statement: the items (id, result) as one JSON array, each task
+# completed if this worker holds it, the completed ones returned (only what the event needs).
+_COMPLETE_BATCH_SQL = """
+UPDATE agents_agenttask t
+SET status = 'completed', result = i.result, finished_at = %(now)s, lease_expires_at = NULL,
+    updated_at = %(now)s
+FROM jsonb_to_recordset(%(items)s::jsonb) AS i(task_id uuid, result jsonb)
+WHERE t.id = i.task_id AND t.tenant_id = %(tenant)s AND t.status = 'running' AND t.claimed_by = %(worker)s
+RETURNING t.id, t.tenant_id, t.agent_id, t.status, t.attempts
+"""
+# The tasks the statement above left alone, read under their lock: what each one's answer is.
+_COMPLETE_BATCH_REST_SQL = """
+SELECT id, status, claimed_by FROM agents_agenttask
+WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s)
+FOR UPDATE
+"""
+
+MAX_COMPLETE_BATCH = 100
+DONE, ALREADY_DONE, LEASE_LOST, NOT_FOUND = "done", "already_done", "lease_lost", "not_found"
+
+
+@dataclass(frozen=True)
+class _Completed:
+    """A task the batch completed: what `events.task_status` publishes."""
+
+    pk: UUID
+    tenant_id: UUID
+    agent_id: UUID | None
+    status: str
+    attempts: int
+
+
+@transaction.atomic
+def tasks_complete_batch(
+    *, tenant: Any, worker_id: str, items: list[tuple[Any, Any]]
+) -> list[tuple[Any, str]]:
+    """Complete the tasks of `items` ((task id, result), ids distinct) that `worker_id` holds, in
+    one transaction; answer each item's outcome, in order: `done`, `already_done` (this worker
+    completed it before: a retried request, nothing changes), `lease_lost` (the worker does not
+    hold it: its lease ran out, it was cancelled, another worker has it) or `not_found` (no such
+    task in the tenant). Exactly as the single `task_complete` per item, and as it, one statement
+    when every task is held (the common case); the others are read under their lock after it."""
+    payload = [{"task_id": str(task_id), "result": result} for task_id, result in items]
+    params = {
+        "items": json.dumps(payload, cls=DjangoJSONEncoder),
+        "tenant": tenant.pk,
+        "worker": worker_id,
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_COMPLETE_BATCH_SQL, params)
+        completed = {row[0]: _Completed(*row) for row in cursor.fetchall()}
+        rest = [task_id for task_id, _ in items if _uuid(task_id) not in completed]
+        current: dict[UUID, tuple[str, str]] = {}
+        if rest:
+            cursor.execute(_COMPLETE_BATCH_REST_SQL, {"tenant": tenant.pk, "ids": [_uuid(t) for t in rest]})
+            current = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    outcomes: list[tuple[Any, str]] = []
+    for task_id, _result in items:
+        key = _uuid(task_id)
+        if key in completed:
+            events.task_status(completed[key])
+            outcome = DONE
+        elif key not in current:
+            outcome = NOT_FOUND
+        elif current[key] == (TaskStatus.COMPLETED, worker_id):
+            outcome = ALREADY_DONE
+        else:
+            outcome = LEASE_LOST
+        outcomes.append((task_id, outcome))
+    return outcomes
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 @transaction.atomic

@@ -576,6 +576,23 @@ def _pending_task(tenant: Tenant) -> None:
     TaskFactory.create(agent_id=HARNESS_AGENT, tenant=tenant)
 
 
+HARNESS_TASK = "0000000a-0000-4000-8000-00000000000d"
+
+
+def _held_task(tenant: Tenant) -> None:
+    """A running task the harness's worker holds: the batch complete's body names it."""
+    from agents.tests.factories import TaskFactory
+
+    TaskFactory.create(
+        id=HARNESS_TASK,
+        agent_id=HARNESS_AGENT,
+        tenant=tenant,
+        status="running",
+        claimed_by="harness",
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+
 OBJECT_FACTORIES.update(
     {
         "agent_id": _agents("make_agent"),
@@ -612,6 +629,10 @@ WRITE_BODIES.update(
         f"{_S}/cancel": {"reason": "x"},
         f"{_T}/tasks/": {"payload": {"x": 1}},
         f"{_T}/tasks/claim": {"worker_id": "harness"},
+        f"{_T}/tasks/complete": {
+            "worker_id": "harness",
+            "items": [{"task_id": HARNESS_TASK, "result": {"ok": 1}}],
+        },
         f"{_K}/heartbeat": {"worker_id": "harness"},
         f"{_K}/complete": {"worker_id": "harness"},
         f"{_K}/fail": {"worker_id": "harness", "error": "x"},
@@ -629,6 +650,7 @@ ROUTE_PREPARATIONS.update(
         f"{_A}/resume": _state(agent="paused"),
         f"{_K}/retry": _state(task="failed"),
         f"{_T}/tasks/claim": _pending_task,
+        f"{_T}/tasks/complete": _held_task,
     }
 )
 
