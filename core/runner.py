@@ -523,26 +523,32 @@ def run(args: argparse.Namespace) -> int:
         web_command(host=args.host, port=args.port, dev=args.dev, logs=logs),
         None if args.dev else logs / "web.log",
     )
+    stream = Child(
+        "stream", stream_command(host=args.host, port=stream_port), logs / "stream.log", env=STREAM_ENV
+    )
     if not args.dev:
-        # gunicorn imports the application while the preparation runs: on a warm start the two
-        # overlap (two cores), and nothing is announced before the preparation is done. The
+        # gunicorn and uvicorn import the application while the preparation runs (neither asks
+        # the database anything before a request comes): the imports overlap the migrations and
+        # the demo seed, and nothing is announced before the preparation is done. The
         # development server would complain on the terminal about migrations not applied yet.
         manager.start(web)
+        manager.start(stream)
     marker = PreparedMarker(data / "prepared", env.get("DATABASE_URL", ""))
     if marker.current():
         say("database   up to date")
         say("demo data  in place")
     else:
         prep = manager.start(Child("preparation", [sys.executable, "-m", "core.runner", "--prepare"]))
-        while prep.running and not stop() and (args.dev or web.running):
+        while prep.running and not stop() and (args.dev or (web.running and stream.running)):
             time.sleep(0.05)
         if stop():
             manager.stop()
             return 130
-        if prep.running:  # the web server ended first
+        if prep.running:  # the web or the stream server ended first
             manager.stop()
-            say(f"quartermaster: the web server did not start. The end of {_relative(logs / 'web.log')}:")
-            say(web.tail())
+            failed, log = (web, logs / "web.log") if not web.running else (stream, logs / "stream.log")
+            say(f"quartermaster: the {failed.name} server did not start. The end of {_relative(log)}:")
+            say(failed.tail())
             return 1
         manager.children.remove(prep)
         if prep.process is None or prep.process.returncode != 0:
@@ -562,9 +568,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     manager.start(Child("worker", worker_command(), logs / "worker.log"))
     manager.start(Child("beat", beat_command(logs), logs / "beat.log"))
-    stream = manager.start(
-        Child("stream", stream_command(host=args.host, port=stream_port), logs / "stream.log", env=STREAM_ENV)
-    )
+    if args.dev:
+        manager.start(stream)
     stream_base = f"http://{link_host(args.host)}:{stream_port}"
     if not wait_until_serving(f"{stream_base}/healthz", alive=lambda: stream.running and not stop()):
         manager.stop()
