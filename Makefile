@@ -109,6 +109,13 @@ bench-stream: $(STAMP)
 bench-agents: $(STAMP)
 	$(WITH_DB) $(PY) -m bench.agents_bench $(BENCH_ARGS)
 
+# The insights benchmark (bench/README.md): one day's analytics roll-up over 1,000,000 ledger
+# entries and 100,000 sessions beside its single SQL aggregate, and the audit-log list's latency at
+# 1,000,000 entries (first page, a deep cursor page, a filtered query). Not in `make test`.
+.PHONY: bench-insights
+bench-insights: $(STAMP)
+	$(WITH_DB) $(PY) -m bench.insights_bench $(BENCH_ARGS)
+
 # The schemathesis run of `make test` (core/tests/test_schemathesis.py), longer: QM_FUZZ_EXAMPLES
 # examples per operation plus schemathesis' coverage phase, with a random seed (printed on a
 # failure) unless QM_FUZZ_SEED pins one. Not part of `make test`.
