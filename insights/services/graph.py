@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -400,14 +402,44 @@ def graph_session_spawned(*, session: AgentSession) -> None:
             )
 
 
+# Inside `syncs_deferred()`, the hooks only note the tenant; each noted tenant is synced once at
+# the end. For bulk work that changes many people at once (the demo seed, an import), where a
+# whole-tenant sync per change would repeat the same work for every row.
+_deferred: ContextVar[set[Any] | None] = ContextVar("insights_graph_deferred", default=None)
+
+
+@contextmanager
+def syncs_deferred() -> Iterator[None]:
+    """Sync each tenant whose people or agents changed inside the block once, when it ends."""
+    if _deferred.get() is not None:  # nested: the outermost block syncs
+        yield
+        return
+    tenants: set[Any] = set()
+    token = _deferred.set(tenants)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    for tenant_id in sorted(tenants, key=str):
+        participants_sync(tenant=tenant_id)
+
+
+def _sync_or_defer(tenant_id: Any) -> None:
+    deferred = _deferred.get()
+    if deferred is None:
+        participants_sync(tenant=tenant_id)
+    else:
+        deferred.add(tenant_pk(tenant_id))
+
+
 def graph_people_changed(*, tenant_id: Any, **_: Any) -> None:
     """tenants.hooks.people_changed: a membership or invite changed."""
-    participants_sync(tenant=tenant_id)
+    _sync_or_defer(tenant_id)
 
 
 def graph_agent_changed(*, tenant_id: Any, **_: Any) -> None:
     """agents.hooks.agent_changed: an agent was created, changed or deleted."""
-    participants_sync(tenant=tenant_id)
+    _sync_or_defer(tenant_id)
 
 
 def participants_sync_all(

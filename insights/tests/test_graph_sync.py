@@ -14,7 +14,7 @@ from accounts.tests.factories import UserFactory
 from agents.tests.factories import AgentFactory, SessionFactory
 from core.tenancy import platform_bypass, tenant_context
 from insights.models import Participant, Relationship
-from insights.services.graph import lifecycle_stage, participants_sync
+from insights.services.graph import lifecycle_stage, participants_sync, syncs_deferred
 from tenants.services.invites import invite_accept, invite_create, invite_revoke
 from tenants.services.members import member_remove
 from tenants.tests.factories import MembershipFactory, TeamFactory, member, system_role
@@ -60,6 +60,23 @@ def test_invite_then_accept__invitee_becomes_the_member_with_an_invited_edge(ten
     assert (joined.kind, joined.display_name, joined.origin) == ("member", "Nina New", "invited")
     assert joined.lifecycle_stage == "onboarding"
     assert ("Olga Owner", "invited", "Nina New") in edges(tenant)
+
+
+def test_syncs_deferred__many_invites__graph_synced_once_at_the_end(tenant, owner):
+    with tenant_context(tenant), syncs_deferred():
+        for n in range(3):
+            email = f"bulk{n}@example.com"
+            invite_create(tenant=tenant, actor=owner, email=email, role=system_role("member"))
+        assert "bulk0@example.com" not in nodes(tenant)  # noted, not synced yet
+
+    assert {name for name, (kind, _) in nodes(tenant).items() if kind == "invitee"} == {
+        "bulk0@example.com",
+        "bulk1@example.com",
+        "bulk2@example.com",
+    }
+    with tenant_context(tenant):  # and outside the block, a change is synced at once again
+        invite_create(tenant=tenant, actor=owner, email="after@example.com", role=system_role("member"))
+    assert nodes(tenant)["after@example.com"] == ("invitee", "invited")
 
 
 def test_invite_revoked__invitee_churned_and_its_edge_gone(tenant, owner):
