@@ -189,15 +189,20 @@ def agent_delete(*, agent: Agent, actor: User | None) -> None:
             "pause the agent instead of deleting it.",
             code="agent_has_billing_records",
         )
+    # The row first, the audit entry after, as create and the status changes do: the delete's
+    # trigger locks the subscription row (its agent counts), the entry the tenant's audit chain
+    # head; taken in the other order, a delete and a concurrent create or transition deadlock.
+    agent_id = agent.pk
+    agent.delete()
     audit_record(
         action="agent.deleted",
         tenant=agent.tenant_id,
         target=agent,
+        target_id=agent_id,
         severity=Severity.WARNING,
         details={"name": agent.name, "status": agent.status},
         actor=actor,
     )
-    agent.delete()
     agent_changed.send(tenant_id=agent.tenant_id)
 
 

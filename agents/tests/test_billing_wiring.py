@@ -19,6 +19,7 @@ from billing.tests.factories import account, charge, entries, fund, make_subscri
 from billing.tests.test_concurrency import in_threads
 from core.errors import Conflict, InvalidInput
 from core.tenancy import platform_bypass, tenant_context
+from tenants.models import default_resource_limits
 from tenants.tests.factories import TenantFactory
 
 # --- The ledger's references -------------------------------------------------------------------
@@ -153,7 +154,8 @@ def test_subscription_counts__subscription_made_after_the_agents__starts_from_th
 
 @pytest.mark.django_db(transaction=True)
 def test_subscription_counts__concurrent_creates_and_transitions__exact():
-    tenant = TenantFactory.create()
+    # 8 agents + 8 created: past the default max_agents (10), so the tenant's limit is raised too.
+    tenant = TenantFactory.create(resource_limits={**default_resource_limits(), "max_agents": 100})
     make_subscription(tenant)
     with platform_bypass(reason="test: room for the new agents", log=False):
         Subscription.objects.filter(tenant=tenant).update(purchased_agent_slots=100)
