@@ -77,6 +77,7 @@ def test_acceptance__demo_owner__agent_from_template_session_tree_costs_agent_pa
     greta.shot("acceptance-agents-created")
     with platform_bypass(reason="test", log=False):
         made = Agent.objects.select_related("template").get(tenant=northwind, name="Acceptance reviewer")
+        assert made.template is not None
         assert (made.template.slug, made.role) == ("code-reviewer", "engineering")
         captain = Agent.objects.get(tenant=northwind, name="Release captain")
         root = AgentSession.objects.get(agent=captain, parent__isnull=True)
