@@ -6,6 +6,15 @@ the database); a refusal closes the handshake (HTTP 403) before anything is sent
 joins the tenant's group (core.stream.tenant_group) and forwards each `stream.event` as one JSON
 text frame `{"type": ..., "data": ...}`; a `stream.control` close for this user (or everyone)
 closes it with the code given (4403 removed, 4423 suspended). What the client sends is ignored.
+
+Agent visibility: an event whose data names an agent (`agent_id`: activity, agent.status,
+session.status, task.status) reaches only those who may see that agent, by the API's rule
+(agents.selectors.agent_visibility). At connect the caller either sees every agent (owners,
+admins, platform staff: every event forwarded, no query) or gets the set of the agents they see;
+an agent outside it (created, moved to their team or shared with them since) is asked about once
+(services.agent_visible) and the answer kept in a bounded cache: a yes for the connection's life,
+a no for `recheck_after_seconds`. `agent_id` null (a task of no agent) is for those who see every
+agent, as on the API (task_visibility). Events naming no agent (alerts) reach every subscriber.
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
@@ -48,11 +59,18 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
     # How often the connection's last_seen_at is written while it is open.
     heartbeat_seconds = float(services.SEEN_INTERVAL.total_seconds())
 
+    # Re-checked agents kept per connection (least recently used dropped first), and how long a
+    # "not visible" answer stands before that agent is asked about again (a share takes effect).
+    recheck_cache_size = 256
+    recheck_after_seconds = 60.0
+
     stream: services.OpenStream | None = None
     group: str = ""
     _heartbeat: asyncio.Task[None] | None = None
+    _rechecked: OrderedDict[str, tuple[bool, float]]  # agent id: (visible, when asked: monotonic)
 
     async def connect(self) -> None:
+        self._rechecked = OrderedDict()
         tenant_id = str(self.scope["url_route"]["kwargs"]["tenant_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
@@ -88,6 +106,8 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
         """The stream is one-way; what a client sends is ignored."""
 
     async def stream_event(self, message: dict[str, Any]) -> None:
+        if not await self._may_see(message["event"]):
+            return
         await self.send(text_data=json.dumps(message["event"], separators=(",", ":")))
 
     async def stream_control(self, message: dict[str, Any]) -> None:
@@ -100,6 +120,37 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
             # Channels sends the close; the server then calls disconnect, which records it. Do
             # it now too, in case the client never answers the close.
             await self.disconnect(code)
+
+    async def _may_see(self, event: dict[str, Any]) -> bool:
+        """May this connection's caller see the agent the event names (if it names one)?"""
+        stream = self.stream
+        if stream is None:
+            return False
+        data = event.get("data")
+        if stream.visible_agents is None or not isinstance(data, dict) or "agent_id" not in data:
+            return True
+        if data["agent_id"] is None:
+            return False  # a task of no agent: only for those who see every agent
+        agent_id = str(data["agent_id"])
+        if agent_id in stream.visible_agents:
+            return True
+        now = time.monotonic()
+        cached = self._rechecked.get(agent_id)
+        if cached is not None and (cached[0] or now - cached[1] < self.recheck_after_seconds):
+            self._rechecked.move_to_end(agent_id)
+            return cached[0]
+        try:
+            visible = await database_sync_to_async(services.agent_visible)(
+                access=stream.access, agent_id=agent_id
+            )
+        except Exception:  # the database is away: withhold the event, ask again next time
+            logger.warning("stream: could not check an agent's visibility", exc_info=True)
+            return False
+        self._rechecked[agent_id] = (visible, now)
+        self._rechecked.move_to_end(agent_id)
+        while len(self._rechecked) > self.recheck_cache_size:
+            self._rechecked.popitem(last=False)
+        return visible
 
     async def _beat(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,5 +1,6 @@
 """What the agents app publishes on the live stream (core.stream.publish, delivered on commit):
-ids as strings, statuses, nothing secret (every member connected to the tenant's stream gets it)."""
+ids as strings, statuses, nothing secret. Each names its agent (`agent_id`): the consumer
+(agents/stream/consumer.py) forwards it only to those who may see that agent."""
 
 from __future__ import annotations
 

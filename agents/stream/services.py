@@ -7,6 +7,9 @@ presents it once: redeeming is one `DELETE ... RETURNING` under the tenant's row
 so of any number of concurrent attempts exactly one gets the row, and a ticket of another tenant
 is not even visible. Then the gate is asked again, as the API would (`tenants.gate.tenant_access`),
 so a member removed or a key revoked since the ticket was issued is refused.
+The connection keeps what the gate found and the agents the caller sees (visible_agent_ids), so
+the consumer forwards an agent's events only to those who may see it (agent_visible for one
+agent met later).
 
 No audit entry per ticket or connection: like usage charges, these high-volume rows are their
 own record (the connections table is what operators read).
@@ -28,7 +31,8 @@ from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from agents.models import StreamTicket, WebsocketConnection
+from agents.models import Agent, StreamTicket, WebsocketConnection
+from agents.selectors import agent_visibility, sees_every_agent
 from core.access import TenantAccess
 from core.errors import DomainError, PermissionDeniedError
 from core.tenancy import tenant_context
@@ -137,6 +141,11 @@ class OpenStream:
     connection_id: uuid.UUID
     tenant_id: uuid.UUID
     user_id: uuid.UUID
+    # What the gate found at connect (an API key's access: its creator's, narrowed to its scopes,
+    # as on the API), for re-checking one agent later (agent_visible).
+    access: TenantAccess
+    # The ids (as strings) of the agents the caller saw at connect; None: they see every agent.
+    visible_agents: frozenset[str] | None
 
 
 def stream_open(
@@ -171,7 +180,14 @@ def stream_open(
             client_ip=client_ip,
             user_agent=user_agent[:512],
         )
-    return OpenStream(connection_id=row.pk, tenant_id=access.tenant.pk, user_id=access.user.pk)
+        visible = visible_agent_ids(access=access)
+    return OpenStream(
+        connection_id=row.pk,
+        tenant_id=access.tenant.pk,
+        user_id=access.user.pk,
+        access=access,
+        visible_agents=visible,
+    )
 
 
 def _standing(*, tenant_id: uuid.UUID | str, redeemed: Redeemed) -> TenantAccess:
@@ -192,6 +208,31 @@ def _standing(*, tenant_id: uuid.UUID | str, redeemed: Redeemed) -> TenantAccess
     if access.tenant.is_suspended and not access.staff:
         raise StreamRefused("tenant_suspended")
     return access
+
+
+# --- Which agents' events a connection gets --------------------------------------------------------
+# The rule is the API's (agents.selectors.agent_visibility): owners, admins and platform staff see
+# every agent; other members their team's and those shared with them.
+
+
+def visible_agent_ids(*, access: TenantAccess) -> frozenset[str] | None:
+    """The ids of the agents `access` sees (strings, as events carry them); None: every agent,
+    so the consumer forwards every event without asking. Run inside the tenant's context."""
+    if sees_every_agent(access):
+        return None
+    rows = Agent.objects.filter(tenant=access.tenant.pk).filter(agent_visibility(access))
+    return frozenset(str(pk) for pk in rows.values_list("pk", flat=True))
+
+
+def agent_visible(*, access: TenantAccess, agent_id: str) -> bool:
+    """Does `access` see this one agent now (one not in its connect-time set: created, moved to
+    its team or shared with it since)? One query, in the tenant's context."""
+    try:
+        pk = uuid.UUID(str(agent_id))
+    except ValueError:
+        return False
+    with tenant_context(access.tenant.pk, user=access.user):
+        return Agent.objects.filter(tenant=access.tenant.pk, pk=pk).filter(agent_visibility(access)).exists()
 
 
 def connection_touch(*, tenant_id: uuid.UUID | str, connection_id: uuid.UUID) -> None:

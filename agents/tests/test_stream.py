@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -14,11 +16,15 @@ from django.utils import timezone
 
 from accounts.tests.test_api_keys import make_key, with_key
 from agents.models import StreamTicket, WebsocketConnection
-from agents.stream import services
+from agents.services import agent_share
+from agents.stream import events, services
+from agents.stream.consumer import TenantEventsConsumer
+from agents.tests.factories import AgentFactory
 from agents.tests.websocket import WebsocketCommunicator
 from config.asgi import application
 from core import stream
 from core.tenancy import platform_bypass, tenant_context
+from tenants.gate import tenant_access
 from tenants.models import Membership
 from tenants.services.members import member_remove
 from tenants.services.tenants import tenant_suspend
@@ -168,7 +174,7 @@ def publish_committed(tenant: Any, event_type: str, data: dict[str, Any]) -> Non
 
 @pytest.mark.django_db(transaction=True)
 def test_consumer__members_of_two_tenants__each_gets_only_its_own(tenant, other_tenant, as_user):
-    alice, bob = member(tenant, "viewer"), member(other_tenant, "viewer")
+    alice, bob = member(tenant, "admin"), member(other_tenant, "viewer")  # alice sees every agent
     ticket_a = issue(as_user(alice), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
     ticket_b = issue(as_user(bob), other_tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
 
@@ -341,6 +347,197 @@ def test_consumer__tenant_suspended__every_socket_closed_and_no_new_one(
     closed, connected = run(scenario)
     assert closed == {"type": "websocket.close", "code": stream.CLOSE_SUSPENDED}
     assert connected is False
+
+
+# --- Agent visibility on the stream ----------------------------------------------------------------
+
+
+@pytest.fixture
+def checks(monkeypatch: Any) -> list[str]:
+    """The agent ids the consumers re-check (services.agent_visible: one query each)."""
+    asked: list[str] = []
+    real = services.agent_visible
+
+    def spy(*, access: Any, agent_id: str) -> bool:
+        asked.append(agent_id)
+        return real(access=access, agent_id=agent_id)
+
+    monkeypatch.setattr(services, "agent_visible", spy)
+    return asked
+
+
+def agents_of_two_teams(tenant: Any, team: Any) -> tuple[Any, Any]:
+    return AgentFactory.create(tenant=tenant, team=team), AgentFactory.create(tenant=tenant)
+
+
+def agent_ids(got: list[dict[str, Any]]) -> list[Any]:
+    return [frame["data"].get("agent_id", frame["type"]) for frame in got]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__team_member__only_their_teams_agents_events_owner_every_one(
+    tenant, owner, teammate, team, as_user, checks
+):
+    ours, theirs = agents_of_two_teams(tenant, team)
+    ticket_member = issue(as_user(teammate), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+    ticket_owner = issue(as_user(owner), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    def publish_all() -> None:
+        with transaction.atomic():
+            events.agent_status(theirs)
+            events.agent_status(ours)
+            stream.publish(tenant.pk, "activity", {"id": "1", "agent_id": str(theirs.pk)})
+            stream.publish(tenant.pk, "task.status", {"task_id": "T", "agent_id": None})  # no agent
+            stream.publish(tenant.pk, "alert", {"title": "x"})
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        m, o = communicator(tenant, ticket_member), communicator(tenant, ticket_owner)
+        assert (await m.connect())[0]
+        assert (await o.connect())[0]
+        await sync_to_async(publish_all)()
+        got_m, got_o = await frames(m), await frames(o)
+        await m.disconnect()
+        await o.disconnect()
+        return got_m, got_o
+
+    got_member, got_owner = run(scenario)
+    assert agent_ids(got_member) == [str(ours.pk), "alert"]
+    assert agent_ids(got_owner) == [str(theirs.pk), str(ours.pk), str(theirs.pk), None, "alert"]
+    assert got_member[0] == {"type": "agent.status", "data": got_owner[1]["data"]}
+    # The owner is never asked about; the member about the other team's agent once (then cached).
+    assert checks == [str(theirs.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__agent_shared_or_created_after_connect__delivered_after_the_recheck(
+    tenant, owner, teammate, team, as_user, checks, monkeypatch
+):
+    _, theirs = agents_of_two_teams(tenant, team)
+    ticket = issue(as_user(teammate), tenant, HTTP_ORIGIN=ORIGIN)["ticket"]
+
+    def status_of(agent: Any) -> None:
+        with transaction.atomic():
+            events.agent_status(agent)
+
+    def share() -> None:
+        with tenant_context(tenant, user=owner):
+            agent_share(agent=theirs, actor=owner, user=teammate, permissions=["view_agent"])
+
+    def new_team_agent() -> Any:
+        return AgentFactory.create(tenant=tenant, team=team)
+
+    async def scenario() -> tuple[list[Any], list[Any], list[Any], Any]:
+        ws = communicator(tenant, ticket)
+        assert (await ws.connect())[0]
+        await sync_to_async(status_of)(theirs)
+        before = await frames(ws, 0.5)
+        await sync_to_async(share)()
+        await sync_to_async(status_of)(theirs)
+        cached_no = await frames(ws, 0.5)  # the "no" stands for recheck_after_seconds
+        monkeypatch.setattr(TenantEventsConsumer, "recheck_after_seconds", 0.0)
+        await sync_to_async(status_of)(theirs)
+        await sync_to_async(status_of)(theirs)
+        after = await frames(ws, 0.5)
+        created = await sync_to_async(new_team_agent)()
+        await sync_to_async(status_of)(created)
+        after += await frames(ws, 0.5)
+        await ws.disconnect()
+        return before, cached_no, after, created
+
+    before, cached_no, after, created = run(scenario)
+    assert (before, cached_no) == ([], [])
+    assert agent_ids(after) == [str(theirs.pk), str(theirs.pk), str(created.pk)]
+    # Asked before the share, again once the "no" expired (the "yes" is then kept), and about
+    # the new agent once.
+    assert checks == [str(theirs.pk), str(theirs.pk), str(created.pk)]
+
+
+@pytest.mark.parametrize(
+    ("creator_role", "scopes", "sees"),
+    [
+        pytest.param("member", ["agents:read"], {"ours"}, id="team-member-key"),
+        pytest.param("owner", ["agents:read", "agents:admin"], {"ours", "theirs"}, id="owner-admin-key"),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_consumer__api_key__the_agents_the_api_lists_for_it(tenant, team, creator_role, scopes, sees):
+    ours, theirs = agents_of_two_teams(tenant, team)
+    creator = member(tenant, creator_role, team=team if creator_role == "member" else None)
+    _, raw = make_key(tenant, creator, scopes=scopes)
+    client = with_key(raw)
+    listed = client.get(f"/api/v1/tenants/{tenant.pk}/agents/")
+    assert listed.status_code == 200, listed.content
+    names = {str(ours.pk): "ours", str(theirs.pk): "theirs"}
+    assert {names[row["id"]] for row in listed.json()["results"]} == sees
+    ticket = issue(client, tenant)["ticket"]
+
+    def publish_both() -> None:
+        with transaction.atomic():
+            events.agent_status(ours)
+            events.agent_status(theirs)
+
+    async def scenario() -> list[Any]:
+        ws = communicator(tenant, ticket, origin=None)
+        assert (await ws.connect())[0]
+        await sync_to_async(publish_both)()
+        got = await frames(ws, 0.5)
+        await ws.disconnect()
+        return got
+
+    assert {names[agent_id] for agent_id in agent_ids(run(scenario))} == sees
+
+
+def test_consumer_recheck_cache__bounded__least_recently_used_dropped(monkeypatch):
+    asked: list[str] = []
+
+    def fake(*, access: Any, agent_id: str) -> bool:
+        asked.append(agent_id)
+        return agent_id == "yes"
+
+    monkeypatch.setattr(services, "agent_visible", fake)
+    consumer = TenantEventsConsumer()
+    consumer._rechecked = OrderedDict()
+    consumer.recheck_cache_size = 2
+    consumer.stream = services.OpenStream(
+        connection_id=uuid.uuid4(),
+        tenant_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        access=None,  # type: ignore[arg-type]
+        visible_agents=frozenset({"seen"}),
+    )
+
+    def may_see(*agent_ids: str) -> list[bool]:
+        return [async_to_sync(consumer._may_see)({"data": {"agent_id": a}}) for a in agent_ids]
+
+    assert may_see("seen", "yes", "no", "yes", "other", "yes", "no") == [
+        True,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+    # "other" pushed out the least recently used ("no": "yes" was used after it), asked again.
+    assert asked == ["yes", "no", "other", "no"]
+    assert list(consumer._rechecked) == ["yes", "no"]
+
+
+@pytest.mark.django_db
+def test_visible_agent_ids__owner_none__member_their_teams_and_shared(tenant, owner, teammate, team):
+    ours, theirs = agents_of_two_teams(tenant, team)
+    with tenant_context(tenant):
+        as_owner = tenant_access(user=owner, api_key=None, tenant_id=tenant.pk, permission=None, write=False)
+        as_member = tenant_access(
+            user=teammate, api_key=None, tenant_id=tenant.pk, permission=None, write=False
+        )
+        assert services.visible_agent_ids(access=as_owner) is None
+        assert services.visible_agent_ids(access=as_member) == {str(ours.pk)}
+    assert services.agent_visible(access=as_member, agent_id=str(theirs.pk)) is False
+    assert services.agent_visible(access=as_member, agent_id="not-a-uuid") is False
+    with tenant_context(tenant, user=owner):
+        agent_share(agent=theirs, actor=owner, user=teammate, permissions=["view_agent"])
+    assert services.agent_visible(access=as_member, agent_id=str(theirs.pk)) is True
 
 
 @pytest.mark.django_db
