@@ -11,6 +11,9 @@ enrol someone's authenticator for them) has no rule.
 - dormant_member_api_key -> revoke_api_key: a live API key (not revoked, not expired) created by
   a member of the dormant_members segment; a key nobody watches is a leak waiting to happen.
   Confidence 0.8 when the key has not been used for DORMANT_DAYS days (or never), else 0.5.
+- agent_in_error -> pause_agent: an agent of the agents_in_error segment; paused, it takes no new
+  work (nor spends credits) until someone has looked, and resuming it is one click. Confidence
+  0.8 when it has been in error for ERROR_HOURS hours or more, else 0.6.
 
 `recommendations_refresh` evaluates every rule for one tenant: creates the missing open rows
 (INSERT ... ON CONFLICT DO NOTHING on the partial index, so re-runs and concurrent runs add no
@@ -39,7 +42,7 @@ from audit.services import audit_record
 from core.errors import Conflict
 from core.tenancy import platform_bypass, tenant_context
 from insights.models import Intervention, InterventionType, Recommendation, RecommendationStatus
-from insights.segments import DORMANT_DAYS, RUNWAY_DAYS, dormant_members, low_credit_runway
+from insights.segments import DORMANT_DAYS, RUNWAY_DAYS, agents_in_error, dormant_members, low_credit_runway
 from insights.services.interventions import (
     KINDS,
     Operator,
@@ -143,6 +146,30 @@ def _dormant_keys(tenant: Tenant) -> list[Candidate]:
     ]
 
 
+ERROR_HOURS = 24  # an agent in error this long is not a blip
+
+
+def _agents_in_error(tenant: Tenant) -> list[Candidate]:
+    settled = timezone.now() - timedelta(hours=ERROR_HOURS)
+    rows = agents_in_error(tenant).values("member_id", "label", "metric", since=F("status_changed_at"))
+    return [
+        Candidate(
+            rule="agent_in_error",
+            target_type=KINDS[InterventionType.PAUSE_AGENT].target_type,
+            target_id=str(row["member_id"]),
+            target_label=str(row["label"])[:255],
+            action=InterventionType.PAUSE_AGENT,
+            reason=(
+                f"The agent has been in error since {row['since']:%Y-%m-%d %H:%M} UTC"
+                + (f" ({row['metric']})" if row["metric"] else "")
+                + "; paused, it takes no new work until someone has looked."
+            )[:1000],
+            confidence=Decimal("0.80") if row["since"] <= settled else Decimal("0.60"),
+        )
+        for row in rows
+    ]
+
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
@@ -157,6 +184,12 @@ RULES: dict[str, Rule] = {
             f"Revoke live API keys whose creator has been inactive for {DORMANT_DAYS} days.",
             InterventionType.REVOKE_API_KEY,
             _dormant_keys,
+        ),
+        Rule(
+            "agent_in_error",
+            f"Pause agents that are in error (surer after {ERROR_HOURS} hours).",
+            InterventionType.PAUSE_AGENT,
+            _agents_in_error,
         ),
     )
 }

@@ -318,3 +318,38 @@ def test_other_tenant_untouched__refresh_of_one_tenant(tenant):
     refresh(tenant)
 
     assert recs(other) == []
+
+
+def _agent_in_error(tenant: Any, *, hours: int) -> Any:
+    from agents.tests.factories import AgentFactory
+
+    with platform_bypass(reason="test", log=False):
+        return AgentFactory.create(
+            tenant=tenant,
+            status="error",
+            status_reason="model provider unreachable",
+            status_changed_at=timezone.now() - timedelta(hours=hours),
+        )
+
+
+def test_agent_in_error_rule__one_open_pause_surer_after_a_day_accept_pauses_it(tenant, owner, as_user):
+    settled, recent = _agent_in_error(tenant, hours=30), _agent_in_error(tenant, hours=1)
+
+    with tenant_context(tenant):
+        assert services.recommendations_refresh(tenant=tenant).created == 2
+        assert services.recommendations_refresh(tenant=tenant).created == 0  # no duplicates
+    found = {r.target_id: r for r in recs(tenant) if r.suggested_action == "pause_agent"}
+    assert set(found) == {str(settled.pk), str(recent.pk)}
+    assert (found[str(settled.pk)].confidence, found[str(recent.pk)].confidence) == (
+        Decimal("0.80"),
+        Decimal("0.60"),
+    )
+    assert "model provider unreachable" in found[str(settled.pk)].reason
+
+    r = as_user(owner).post(url(tenant, f"/{found[str(settled.pk)].pk}/accept"), {}, format="json")
+
+    assert r.status_code == 200, r.content
+    assert r.json()["intervention"]["type"] == "pause_agent"
+    with platform_bypass(reason="test", log=False):
+        settled.refresh_from_db()
+    assert settled.status == "paused"
