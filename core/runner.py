@@ -526,15 +526,17 @@ def run(args: argparse.Namespace) -> int:
     stream = Child(
         "stream", stream_command(host=args.host, port=stream_port), logs / "stream.log", env=STREAM_ENV
     )
+    marker = PreparedMarker(data / "prepared", env.get("DATABASE_URL", ""))
+    prepared = marker.current()
     if not args.dev:
-        # gunicorn and uvicorn import the application while the preparation runs (neither asks
-        # the database anything before a request comes): the imports overlap the migrations and
-        # the demo seed, and nothing is announced before the preparation is done. The
+        # gunicorn imports the application while the preparation runs (it asks the database
+        # nothing before a request comes), and so does uvicorn when there is a preparation to
+        # overlap (a cold start); nothing is announced before the preparation is done. The
         # development server would complain on the terminal about migrations not applied yet.
         manager.start(web)
-        manager.start(stream)
-    marker = PreparedMarker(data / "prepared", env.get("DATABASE_URL", ""))
-    if marker.current():
+        if not prepared:
+            manager.start(stream)
+    if prepared:
         say("database   up to date")
         say("demo data  in place")
     else:
@@ -566,18 +568,23 @@ def run(args: argparse.Namespace) -> int:
         say(f"quartermaster: the web server did not start. The end of {_relative(logs / 'web.log')}:")
         say(web.tail())
         return 1
-    manager.start(Child("worker", worker_command(), logs / "worker.log"))
-    manager.start(Child("beat", beat_command(logs), logs / "beat.log"))
-    if args.dev:
-        manager.start(stream)
     stream_base = f"http://{link_host(args.host)}:{stream_port}"
-    if not wait_until_serving(f"{stream_base}/healthz", alive=lambda: stream.running and not stop()):
+    if stream.process is None:
+        # A warm start: uvicorn's import would only have competed with gunicorn's for the two
+        # cores. It comes up a few seconds after the banner; the console's script reconnects,
+        # and if it fails, the watch below stops everything and shows its log.
+        manager.start(stream)
+    elif not wait_until_serving(f"{stream_base}/healthz", alive=lambda: stream.running and not stop()):
         manager.stop()
         if stop():
             return 130
         say(f"quartermaster: the stream server did not start. The end of {_relative(logs / 'stream.log')}:")
         say(stream.tail())
         return 1
+    # The worker and beat once the web server answers: their imports would only compete with
+    # the servers' for the two cores, and nothing waits for them (their jobs wait in the queue).
+    manager.start(Child("worker", worker_command(), logs / "worker.log"))
+    manager.start(Child("beat", beat_command(logs), logs / "beat.log"))
     stream_url = env.get("QM_STREAM_URL") or stream_base.replace("http://", "ws://", 1)
     say(banner(base_url=base_url, logs=logs, logins=demo_logins(data), dev=args.dev, stream_url=stream_url))
 
