@@ -64,6 +64,7 @@ EXEMPT: dict[tuple[str, str], str] = {
         f"{_T}/tasks/<uuid:task_id>/complete",
     ): "A worker's result: the task's row records it, as above.",
     ("POST", f"{_T}/tasks/<uuid:task_id>/fail"): "A worker's failure: the task's row records it, as above.",
+    ("POST", f"{_T}/tasks/complete"): "Results of the tasks a worker claimed, in one request: as above.",
     ("POST", f"{_T}/agents/<uuid:agent_id>/activity"): (
         "A runtime's activity item: its insert-only row is its record, like usage "
         "(agents/services/telemetry.py)."
