@@ -521,74 +521,50 @@ QM_BILLING_USAGE_MAX_AGE_HOURS = env.int("QM_BILLING_USAGE_MAX_AGE_HOURS", defau
 QM_BILLING_IDEMPOTENCY_DAYS = env.int("QM_BILLING_IDEMPOTENCY_DAYS", default=30)
 # Seconds between runs of the reservation expiry task (django-celery-beat).
 QM_BILLING_EXPIRY_INTERVAL_SECONDS = env.int("QM_BILLING_EXPIRY_INTERVAL_SECONDS", default=60)
-CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
-    "billing-expire-reservations": {
-        "task": "billing.expire_reservations",
-        "schedule": float(QM_BILLING_EXPIRY_INTERVAL_SECONDS),
-    },
-    "billing-renew-subscriptions": {"task": "billing.renew_subscriptions", "schedule": 3600.0},
-    "billing-prune-idempotency-records": {"task": "billing.prune_idempotency_records", "schedule": 86400.0},
-}
 # --- Audit (audit/): entries older than the retention archived weekly (audit.tasks), verified
 # before removal; compressed JSON Lines in QM_AUDIT_ARCHIVE_DIR (empty: .data/archive/).
 QM_AUDIT_RETENTION_DAYS = env.int("QM_AUDIT_RETENTION_DAYS", default=90)
 QM_AUDIT_ARCHIVE_DIR = env.str("QM_AUDIT_ARCHIVE_DIR", default="")
-CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
-    "audit-archive-weekly": {"task": "audit.archive_old_entries", "schedule": 604800.0},
-}
-# --- Insights (insights/): yesterday's and today's analytics recomputed every 15 minutes,
-# recommendations refreshed hourly; enum names
-CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
-    "insights-rollup-daily-analytics": {"task": "insights.rollup_daily_analytics", "schedule": 900.0},
-    "insights-refresh-recommendations": {"task": "insights.refresh_recommendations", "schedule": 3600.0},
-}
-# --- Housekeeping (issue 14): daily, each idempotent, one audit entry per run that did something.
-# User sessions are removed QM_SESSION_RETENTION_DAYS after they ended (accounts.services.housekeeping);
-# pending invites past their expiry marked expired; participants' lifecycle stages refreshed.
+# --- Housekeeping (issue 14): user sessions are removed QM_SESSION_RETENTION_DAYS after they
+# ended (accounts.services.housekeeping).
 QM_SESSION_RETENTION_DAYS = env.int("QM_SESSION_RETENTION_DAYS", default=30)
-CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
-    "accounts-clean-sessions": {"task": "accounts.clean_sessions", "schedule": 86400.0},
-    "tenants-expire-invites": {"task": "tenants.expire_invites", "schedule": 86400.0},
-    "insights-sync-participants": {"task": "insights.sync_participants", "schedule": 86400.0},
-}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
-    "InterventionTypeEnum": "insights.models.InterventionType",
-    # The participant graph's kind (not a KindXXXEnum colliding with other "kind" fields).
-    "ParticipantKindEnum": "insights.models.ParticipantKind",
-}
-# Billing's status fields get names of their own in the OpenAPI schema (not Status152Enum).
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
-    "ReservationStatusEnum": "billing.models.ReservationStatus",
-    "SubscriptionStatusEnum": "billing.models.SubscriptionStatus",
-}
-# Tenant configuration's enums get names of their own in the OpenAPI schema (not TypeEnum).
-_CONFIG_ENUM_NAMES: dict[str, str] = {
-    "SettingTypeEnum": "tenants.settings_registry.KIND_VALUES",
-    "SettingVersionActionEnum": "tenants.models.SettingAction",
-    "FlagEvaluationReasonEnum": "tenants.selectors.FLAG_REASONS",
-}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object
-    **_CONFIG_ENUM_NAMES,
-}
 
-# --- Agents (agents/): the task queue's lease expiry, the OpenAPI names of the app's choice sets
+# --- Periodic jobs (Celery beat; `make run` runs them; core/tests/test_runner.py checks that
+# every periodic task is here). Housekeeping jobs are idempotent and audited once per run that
+# did something.
+_DAY, _HOUR = 86400.0, 3600.0
 CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
+    "billing-expire-reservations": {
+        "task": "billing.expire_reservations",
+        "schedule": float(QM_BILLING_EXPIRY_INTERVAL_SECONDS),
+    },
+    "billing-renew-subscriptions": {"task": "billing.renew_subscriptions", "schedule": _HOUR},
+    "billing-prune-idempotency-records": {"task": "billing.prune_idempotency_records", "schedule": _DAY},
+    "audit-archive-weekly": {"task": "audit.archive_old_entries", "schedule": 7 * _DAY},
+    # Yesterday's and today's analytics recomputed every 15 minutes; recommendations hourly.
+    "insights-rollup-daily-analytics": {"task": "insights.rollup_daily_analytics", "schedule": 900.0},
+    "insights-refresh-recommendations": {"task": "insights.refresh_recommendations", "schedule": _HOUR},
+    # Ended user sessions removed, pending invites past their expiry marked expired,
+    # participants' lifecycle stages refreshed.
+    "accounts-clean-sessions": {"task": "accounts.clean_sessions", "schedule": _DAY},
+    "tenants-expire-invites": {"task": "tenants.expire_invites", "schedule": _DAY},
+    "insights-sync-participants": {"task": "insights.sync_participants", "schedule": _DAY},
     "agents-expire-task-leases": {"task": "agents.expire_task_leases", "schedule": 30.0},
     # Container health: hourly aggregates, then 24 h / 30 d retention (agents.services.health).
     "agents-health-housekeeping": {"task": "agents.health_housekeeping", "schedule": 600.0},
     # The last two hours of agent metrics, rolled up from sessions (agents.tasks).
-    "agents-rollup-agent-metrics": {"task": "agents.rollup_agent_metrics", "schedule": 3600.0},
+    "agents-rollup-agent-metrics": {"task": "agents.rollup_agent_metrics", "schedule": _HOUR},
 }
+
+# --- OpenAPI: each choice set gets a name of its own in the schema (not Status152Enum, TypeEnum)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # inferred as object
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]  # a dict if set
+    "ReservationStatusEnum": "billing.models.ReservationStatus",
+    "SubscriptionStatusEnum": "billing.models.SubscriptionStatus",
+    "ModelTierEnum": "billing.models.ModelTier",
+    "SettingTypeEnum": "tenants.settings_registry.KIND_VALUES",
+    "SettingVersionActionEnum": "tenants.models.SettingAction",
+    "FlagEvaluationReasonEnum": "tenants.selectors.FLAG_REASONS",
     "AgentStatusEnum": "agents.models.AgentStatus",
     # Sessions and tasks share one set of statuses (pending, running, completed, failed, cancelled).
     "AgentWorkStatusEnum": "agents.models.SessionStatus",
@@ -597,8 +573,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "AgentRoleEnum": "agents.models.AgentRole",
     "ThinkingModeEnum": "agents.models.ThinkingMode",
     "ActivityTypeEnum": "agents.models.ActivityType",
-    "ModelTierEnum": "billing.models.ModelTier",
     "ChannelTypeEnum": "agents.models.ChannelType",
     # A report's status and an hour's worst status are one choice set.
     "HealthStatusEnum": "agents.models.HealthStatus",
+    "InterventionTypeEnum": "insights.models.InterventionType",
+    # The participant graph's kind (not a KindXXXEnum colliding with other "kind" fields).
+    "ParticipantKindEnum": "insights.models.ParticipantKind",
 }
