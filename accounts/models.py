@@ -78,7 +78,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # An operator's lock (accounts.services.auth.account_lock): the login refuses the account
     # until staff unlock it; unlike the failed-login lockout it has no cool-off.
     locked_at = models.DateTimeField(null=True, blank=True)
-    locked_reason = models.CharField(max_length=500, blank=True)
+    # db_default: rows inserted without the column (older code during a deploy, a migration test
+    # on an earlier model state) get "" rather than failing NOT NULL.
+    locked_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = UserManager()

@@ -176,6 +176,20 @@ class MetricsOutput(serializers.ModelSerializer[AgentMetricsHourly]):
         ]
 
 
+class MetricsWindowOutput(serializers.Serializer[Any]):
+    """The window asked for and its hours (only those with sessions)."""
+
+    # "from" is a Python keyword: declared under another name, published as "from".
+    from_ = serializers.DateTimeField()
+    to = serializers.DateTimeField()
+    hours = MetricsOutput(many=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
 class AgentMetricsApi(_AgentMixin, TenantScopedApi):
     """An agent's hourly metrics in [from, to) (UTC hours; default the last 48 hours, at most 31
     days), oldest first; hours without sessions have no row."""
@@ -184,7 +198,7 @@ class AgentMetricsApi(_AgentMixin, TenantScopedApi):
     pagination_class = None
 
     @extend_schema(
-        responses=MetricsOutput(many=True),
+        responses=MetricsWindowOutput,
         parameters=[
             OpenApiParameter("from", datetime, OpenApiParameter.QUERY),
             OpenApiParameter("to", datetime, OpenApiParameter.QUERY),

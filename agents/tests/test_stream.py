@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -507,7 +509,13 @@ def test_consumer_recheck_cache__bounded__least_recently_used_dropped(monkeypatc
     )
 
     def may_see(*agent_ids: str) -> list[bool]:
-        return [async_to_sync(consumer._may_see)({"data": {"agent_id": a}}) for a in agent_ids]
+        # On a loop of its own in a thread of its own: whatever loop an earlier test left in this
+        # thread (the browser tests' Playwright) does not matter.
+        async def ask() -> list[bool]:
+            return [await consumer._may_see({"data": {"agent_id": a}}) for a in agent_ids]
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, ask()).result()
 
     assert may_see("seen", "yes", "no", "yes", "other", "yes", "no") == [
         True,

@@ -49,6 +49,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from accounts.services import auth
 from accounts.tests.factories import ApiKeyFactory, UserFactory
 from agents.tests import factories as agents
+from alerts.tests.factories import make_alert
 from billing.tests import factories as billing
 from core.api import PLATFORM_ADMIN, PLATFORM_STAFF
 from insights.tests import factories as insights
@@ -109,6 +110,10 @@ def _demo_tenant() -> dict[str, str]:
         "task_id": agents.TaskFactory.create(agent=agent).pk,
         "intervention_id": insights.make_intervention(tenant),
         "recommendation_id": insights.make_recommendation(tenant),
+        "participant_id": insights.make_participant(tenant),
+        "channel_id": agents.ChannelFactory.create(agent=agent).pk,
+        "recipe_id": agents.RecipeFactory.create().pk,
+        "alert_id": make_alert(tenant).pk,
         "name": "dormant_members",  # a segment's name (insights/segments.py)
         "team_id": other.team_id,
         "membership_id": other.pk,
