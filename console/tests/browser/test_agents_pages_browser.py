@@ -68,9 +68,9 @@ def test_session_tree__cancel_after_confirmation__every_open_node_cancelled(peop
     olive.shot("agents-pages-session-cancel")
     olive.page.get_by_role("button", name="Yes, cancel 3 sessions").click()
     expect(olive.page.get_by_role("status")).to_contain_text("Cancelled 3 sessions")
-    expect(olive.page.get_by_test_id("tree-node").get_by_test_id("session-status")).to_have_text(
-        ["Cancelled", "Cancelled", "Cancelled", "Completed"]
-    )
+    statuses = olive.page.get_by_test_id("tree-node").get_by_test_id("session-status")
+    expect(statuses.filter(has_text="Cancelled")).to_have_count(3)  # siblings' order is not pinned
+    expect(statuses.filter(has_text="Completed")).to_have_count(1)
     olive.shot("agents-pages-session-cancelled")
     with platform_bypass(reason="test", log=False):
         statuses = sorted(AgentSession.objects.filter(root_id=root.pk).values_list("status", flat=True))
