@@ -28,10 +28,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from dateutil.relativedelta import relativedelta
+from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
+from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django_otp.oath import TOTP
 
@@ -94,9 +97,19 @@ def totp_code(otpauth_uri: str) -> str:
     return f"{totp.token():0{digits}d}"
 
 
-def password() -> str:
-    """A fresh password: 16 URL-safe characters (96 bits), past every validator, easy to type."""
-    return secrets.token_urlsafe(12)
+def password(email: str = "", name: str = "") -> str:
+    """A fresh password: 16 URL-safe characters (96 bits), easy to type, and drawn again when the
+    similarity validator finds it too like the person's e-mail or name (it can, by chance:
+    'analytics' is nine letters of sixteen random ones)."""
+    check = UserAttributeSimilarityValidator(user_attributes=("email", "full_name"))
+    person = SimpleNamespace(email=email, full_name=name)
+    while True:
+        secret = secrets.token_urlsafe(12)
+        try:
+            check.validate(secret, person)  # type: ignore[arg-type]  # it reads only these attributes
+        except ValidationError:
+            continue
+        return secret
 
 
 def secret_value(provider: str) -> str:
@@ -194,7 +207,7 @@ class DemoScenario:
 
     def login_entry(self, email: str, name: str, where: str, *, note: str = "") -> str:
         """Generate a person's password and keep their login for the file."""
-        secret = password()
+        secret = password(email, name)
         self.logins[email] = DemoLogin(email=email, password=secret, name=name, where=where, note=note)
         return secret
 
