@@ -160,7 +160,8 @@ class AgentStatusInput(Input):
 
 
 class AgentStatusApi(AgentApiMixin, TenantScopedApi):
-    """A runtime reports its agent active, idle or in error (along the status machine)."""
+    """A runtime reports its agent active, idle or in error (along the status machine; the
+    status it already has is a no-op, `active` moving last_active_at)."""
 
     permission_map = {"POST": "agents:write"}
 
@@ -169,7 +170,7 @@ class AgentStatusApi(AgentApiMixin, TenantScopedApi):
         data = AgentStatusInput(data=request.data)
         data.is_valid(raise_exception=True)
         agent = self._agent(agent_id, "run_agent")
-        agent = services.agent_transition(
+        agent = services.agent_report_status(
             agent=agent,
             actor=self.user,
             to=data.validated_data["status"],

@@ -158,6 +158,21 @@ def agent_transition(
     return agent
 
 
+@transaction.atomic
+def agent_report_status(*, agent: Agent, actor: User | None, to: str, reason: str = "") -> Agent:
+    """A runtime reports its agent active, idle or in error. A new status moves along the status
+    machine (409 where it may not); the status it already has is a no-op answered with the agent,
+    no audit entry and no event (runtimes report on every heartbeat), except that `active` moves
+    last_active_at."""
+    current = Agent.objects.select_for_update().get(pk=agent.pk)
+    if current.status != to:
+        return agent_transition(agent=current, actor=actor, to=to, reason=reason)
+    if to == AgentStatus.ACTIVE:
+        current.last_active_at = timezone.now()
+        current.save(update_fields=["last_active_at"])
+    return current
+
+
 def agent_pause(*, agent: Agent, actor: User | None, reason: str) -> Agent:
     """Pause an agent (from provisioning, active, idle or error)."""
     return agent_transition(agent=agent, actor=actor, to=AgentStatus.PAUSED, reason=reason)

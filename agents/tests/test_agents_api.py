@@ -148,9 +148,40 @@ def test_agent_transition__illegal__409(as_user, tenant, owner):
     assert response.json()["code"] == "illegal_transition"
     response = client.post(url(tenant, f"{agent.pk}/status"), {"status": "active"}, format="json")
     assert response.status_code == 409
+    assert response.json()["code"] == "illegal_transition"
     idle = AgentFactory.create(tenant=tenant, status="idle")
     response = client.post(url(tenant, f"{idle.pk}/resume"), {}, format="json")
     assert response.status_code == 409
+
+
+def _stamps(agent: Any) -> tuple[Any, Any]:
+    with platform_bypass(reason="test", log=False):
+        agent.refresh_from_db()
+    return agent.last_active_at, agent.status_changed_at
+
+
+def test_agent_report_status__same_status__no_op_answered_with_the_agent(as_user, tenant, owner):
+    """A runtime reports on every heartbeat: the status it already has changes nothing (no audit
+    entry, no 409), except that `active` moves last_active_at."""
+    agent = AgentFactory.create(tenant=tenant, status="idle")
+    client = as_user(owner)
+    first = client.post(url(tenant, f"{agent.pk}/status"), {"status": "active"}, format="json")
+    assert first.status_code == 200
+    assert first.json()["status"] == "active"
+    seen, changed = _stamps(agent)
+    again = client.post(url(tenant, f"{agent.pk}/status"), {"status": "active"}, format="json")
+    assert again.status_code == 200
+    assert again.json()["status"] == "active"
+    now_seen, now_changed = _stamps(agent)
+    assert now_seen > seen
+    assert now_changed == changed
+    idle = client.post(url(tenant, f"{agent.pk}/status"), {"status": "idle"}, format="json")
+    assert (
+        client.post(url(tenant, f"{agent.pk}/status"), {"status": "idle"}, format="json").json()
+        == idle.json()
+    )
+    assert len(_audit("agent.activated")) == 1
+    assert len(_audit("agent.idled")) == 1
 
 
 def test_agent_update_and_delete__owner__changes_then_removes(as_user, tenant, owner):
