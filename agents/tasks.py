@@ -6,6 +6,7 @@ from celery import shared_task
 
 from agents import services
 from agents.services import health
+from agents.stream.housekeeping import stream_housekeeping
 from core.tenancy import platform_bypass
 
 
@@ -30,3 +31,10 @@ def health_housekeeping() -> dict[str, int]:
     aggregates older than 30 days (every tenant's); one audit entry per run."""
     with platform_bypass(reason="agents: container health retention", log=False):
         return health.health_housekeeping().as_dict()
+
+
+@shared_task(name="agents.stream_housekeeping")
+def prune_stream() -> dict[str, int]:
+    """Daily: delete expired stream tickets, close connections whose process died, delete
+    connections closed past QM_STREAM_CONNECTION_RETENTION_DAYS (agents.stream.housekeeping)."""
+    return stream_housekeeping()

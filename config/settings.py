@@ -328,6 +328,8 @@ QM_STREAM_URL = env.str("QM_STREAM_URL", default="") or (
 )
 QM_STREAM_ALLOWED_ORIGINS = env.list("QM_STREAM_ALLOWED_ORIGINS", default=[])
 QM_STREAM_TICKET_SECONDS = env.int("QM_STREAM_TICKET_SECONDS", default=60)
+# Closed websocket connections are kept this many days, then deleted (daily housekeeping).
+QM_STREAM_CONNECTION_RETENTION_DAYS = env.int("QM_STREAM_CONNECTION_RETENTION_DAYS", default=30)
 
 # --- REST API
 REST_FRAMEWORK = {
@@ -554,6 +556,8 @@ CELERY_BEAT_SCHEDULE = {
     "agents-health-housekeeping": {"task": "agents.health_housekeeping", "schedule": 600.0},
     # The last two hours of agent metrics, rolled up from sessions (agents.tasks).
     "agents-rollup-agent-metrics": {"task": "agents.rollup_agent_metrics", "schedule": _HOUR},
+    # Expired stream tickets, abandoned and old websocket connections (agents.stream.housekeeping).
+    "agents-stream-housekeeping": {"task": "agents.stream_housekeeping", "schedule": _DAY},
 }
 
 # --- OpenAPI: each choice set gets a name of its own in the schema (not Status152Enum, TypeEnum)
