@@ -20,7 +20,7 @@ from agents import selectors, services
 from agents.api.common import Input, filters_of
 from agents.errors import invalid
 from agents.models import AbTestResult, ActivityType, Agent, AgentActivity, AgentMetricsHourly
-from agents.services.ab import Comparison
+from agents.services.ab import METRIC_NAME, Comparison, default_baseline
 from agents.services.telemetry import hour_floor
 from core.api import PLATFORM_STAFF, PlatformApi, TenantScopedApi
 from core.errors import NotFound
@@ -29,7 +29,6 @@ from core.pagination import CursorPagination
 
 MAX_METRICS_RANGE = timedelta(days=31)
 DEFAULT_METRICS_RANGE = timedelta(hours=48)
-METRIC_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
 class ActivityPagination(CursorPagination):
@@ -347,10 +346,7 @@ class AbCompareApi(PlatformApi):
         params = filters_of(request, ("metric", "baseline"))
         metric = params.get("metric") or _only_metric(recipe)
         results = list(selectors.ab_result_list(recipe=recipe, metric=metric))
-        variants = sorted({row.variant for row in results})
-        baseline = params.get("baseline") or (
-            "control" if "control" in variants else variants[0] if variants else ""
-        )
+        baseline = params.get("baseline") or default_baseline(row.variant for row in results)
         answer = services.ab_compare(results=results, baseline=baseline)
         return Response(
             {

@@ -44,6 +44,15 @@ from core.errors import Conflict, InvalidInput
 
 Z_975 = 1.959963984540054  # the standard normal's 97.5th percentile
 ALPHA = 0.05
+METRIC_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"  # what a metric's and a variant's name may be
+DEFAULT_BASELINE = "control"
+
+
+def default_baseline(variants: Iterable[str]) -> str:
+    """The baseline of a comparison that names none: the variant "control" if there is one,
+    else the first variant by name ("" for none)."""
+    names = sorted(set(variants))
+    return DEFAULT_BASELINE if DEFAULT_BASELINE in names else names[0] if names else ""
 
 
 @transaction.atomic
