@@ -73,8 +73,16 @@ def skill_list(*, visible_only: bool = True, category: str = "", role: str = "")
 
 
 def sees_every_agent(access: TenantAccess) -> bool:
-    """Owners and admins (agents:admin) and platform staff see every agent of the tenant."""
-    return access.staff or access.allows("agents:admin")
+    """Owners and admins (agents:admin) and platform staff see every agent of the tenant.
+
+    An API key sees the agents its creator's membership sees: its scopes narrow what it may do,
+    not which agents. So an owner's key for an agent runtime, scoped to agents:read and
+    agents:write, runs every agent (team-less ones too) without being able to delete or share
+    them, which agents:admin would allow."""
+    if access.staff or access.allows("agents:admin"):
+        return True
+    role = getattr(access.membership, "role", None) if access.api_key is not None else None
+    return role is not None and "agents:admin" in role.permissions
 
 
 def _shared_with(user: Any, codename: str) -> QuerySet[Any]:

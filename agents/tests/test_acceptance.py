@@ -31,11 +31,10 @@ from config.asgi import application
 from tenants.tests.factories import TenantFactory, member
 
 ORIGIN = "http://127.0.0.1:8000"
-# An owner's key sees only what its scopes allow: without agents:admin it would see the agents of
-# the owner's teams only (agents.selectors), and this agent has no team.
+# An owner's key sees every agent its creator sees (team-less ones too), and may do only what its
+# scopes allow: no agents:admin, so it runs agents but cannot delete or share them.
 RUNTIME_SCOPES = [
     "agents:read",
-    "agents:admin",
     "agents:write",
     "sessions:read",
     "sessions:write",
@@ -136,7 +135,10 @@ def test_acceptance__agent_skill_session_tree_usage_stream_cancel(story):
     assert installed["version"] == skill["version"]
     assert [s["skill"] for s in items(ok(jwt.get(f"{t}/agents/{agent['id']}/skills/")))] == [skill["id"]]
 
-    # The runtime: a root session and three levels below it (root, 2 children, 1, 1).
+    # The runtime: a root session and three levels below it (root, 2 children, 1, 1). Its key
+    # runs the team-less agent but may not delete it.
+    refused = runtime.delete(f"{t}/agents/{agent['id']}/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "missing_permission")
     before = balance(jwt, t)
     root = ok(runtime.post(f"{t}/sessions/", {"agent_id": agent["id"]}, format="json"), 201)
     level1 = [ok(runtime.post(f"{t}/sessions/{root['id']}/spawn", {}, format="json"), 201) for _ in (1, 2)]

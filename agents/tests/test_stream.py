@@ -459,6 +459,8 @@ def test_consumer__agent_shared_or_created_after_connect__delivered_after_the_re
     [
         pytest.param("member", ["agents:read"], {"ours"}, id="team-member-key"),
         pytest.param("owner", ["agents:read", "agents:admin"], {"ours", "theirs"}, id="owner-admin-key"),
+        # A key sees what its creator's membership sees; scopes narrow actions, not agents.
+        pytest.param("owner", ["agents:read"], {"ours", "theirs"}, id="owner-runtime-key"),
     ],
 )
 @pytest.mark.django_db(transaction=True)
