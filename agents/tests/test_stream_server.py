@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from agents.tests.test_stream import ORIGIN, issue
-from core import runner
+from core import processes, runner
 from core.channel_layer import PostgresChannelLayer
 from core.stream import STREAM_MESSAGE_TYPE, tenant_group
 from core.tests.test_runner import _database_url, _free_port
@@ -29,9 +29,9 @@ def test_stream_server__as_make_run_starts_it__event_from_another_process_delive
     env = runner.child_env(host="127.0.0.1", port=port - 1)  # the stream's port is PORT + 1
     env.update(DATABASE_URL=_database_url(connection.settings_dict), REDIS_URL="", DJANGO_ENV="development")
     env.pop("DATABASE_TEST_NAME", None)
-    manager = runner.Manager(env=env)
+    manager = processes.Manager(env=env)
     server = manager.start(
-        runner.Child(
+        processes.Child(
             "stream",
             runner.stream_command(host="127.0.0.1", port=port),
             tmp_path / "stream.log",

@@ -22,7 +22,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from bench import concurrency
 from config.celery import app
-from core import runner
+from core import processes, runner
 
 # Our apps' tasks that run when code queues them, not on a schedule (none yet). A task in an
 # app's tasks.py that is in neither this set nor the beat schedule fails the schedule test.
@@ -188,9 +188,9 @@ time.sleep(60)
 """
 
 
-def _start_child(manager: runner.Manager, tmp_path: Path, mode: str) -> tuple[int, int]:
+def _start_child(manager: processes.Manager, tmp_path: Path, mode: str) -> tuple[int, int]:
     pid_file = tmp_path / f"grandchild-{mode}"
-    child = manager.start(runner.Child(mode, [sys.executable, "-c", CHILD, str(pid_file), mode]))
+    child = manager.start(processes.Child(mode, [sys.executable, "-c", CHILD, str(pid_file), mode]))
     deadline = time.monotonic() + 30
     while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -199,7 +199,7 @@ def _start_child(manager: runner.Manager, tmp_path: Path, mode: str) -> tuple[in
 
 
 def test_manager_stop__children_and_what_they_started__none_left(tmp_path):
-    manager = runner.Manager(env={}, cwd=tmp_path)
+    manager = processes.Manager(env={}, cwd=tmp_path)
     polite = _start_child(manager, tmp_path, "polite")
     stuck = _start_child(manager, tmp_path, "ignore")
 
@@ -212,9 +212,9 @@ def test_manager_stop__children_and_what_they_started__none_left(tmp_path):
 
 
 def test_manager_watch__a_child_ends_on_its_own__that_child(tmp_path):
-    manager = runner.Manager(env={}, cwd=tmp_path)
-    manager.start(runner.Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]))
-    quitter = manager.start(runner.Child("quitter", [sys.executable, "-c", "raise SystemExit(3)"]))
+    manager = processes.Manager(env={}, cwd=tmp_path)
+    manager.start(processes.Child("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]))
+    quitter = manager.start(processes.Child("quitter", [sys.executable, "-c", "raise SystemExit(3)"]))
 
     ended = manager.watch(lambda: False, interval=0.05)
     manager.stop(timeout=1.0)
@@ -343,9 +343,9 @@ def test_web_server__started_as_make_run_starts_it__100_concurrent_api_requests_
     port = _free_port()
     env = runner.child_env(host="127.0.0.1", port=port)
     env["DATABASE_URL"] = _database_url(connection.settings_dict)
-    manager = runner.Manager(env=env)
+    manager = processes.Manager(env=env)
     web = manager.start(
-        runner.Child(
+        processes.Child(
             "web",
             runner.web_command(host="127.0.0.1", port=port, dev=False, logs=tmp_path),
             tmp_path / "web.log",

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from accounts.tests.factories import TEST_PASSWORD
 from agents.tests.factories import AgentFactory
-from core import runner
+from core import processes, runner
 from core.tests.test_runner import _database_url, _free_port
 from tenants.tests.factories import TenantFactory, member
 
@@ -28,9 +28,9 @@ def stream_server(settings: Any, tmp_path: Any, live_server: Any) -> Iterator[st
     env = runner.child_env(host="127.0.0.1", port=port - 1)
     env.update(DATABASE_URL=_database_url(connection.settings_dict), REDIS_URL="", DJANGO_ENV="development")
     env.pop("DATABASE_TEST_NAME", None)
-    manager = runner.Manager(env=env)
+    manager = processes.Manager(env=env)
     server = manager.start(
-        runner.Child(
+        processes.Child(
             "stream",
             runner.stream_command(host="127.0.0.1", port=port),
             tmp_path / "stream.log",
