@@ -283,6 +283,9 @@ class CreditTransaction(TenantScopedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "-seq"], name="credit_tx_tenant_seq_idx"),
+            # By when things happened: the console's ledger pages (occurred_at, seq), spend over a
+            # period, the statement's month.
+            models.Index(fields=["tenant", "occurred_at", "seq"], name="credit_tx_tenant_occurred_idx"),
             models.Index(
                 fields=["refund_of"], condition=Q(refund_of__isnull=False), name="credit_tx_refund_of_idx"
             ),
