@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("console.views.skills")),
     path("", include("console.views.templates")),
     path("", include("console.views.catalogue")),
+    path("", include("console.views.ab_tests")),
     path("", include("console.views.stream")),
     path("", include("console.views.analytics")),
     path("", include("console.views.segments")),
