@@ -32,7 +32,6 @@ class CompareForm(forms.Form):
         required=False,
         max_length=64,
         widget=forms.Select,
-        help_text=f"Each variant is compared with it. Default: “{DEFAULT_BASELINE}”, else the first variant.",
     )
 
     def __init__(self, data: Any, *, metrics: list[str]) -> None:
@@ -45,7 +44,10 @@ class CompareForm(forms.Form):
 
     def offer_baselines(self, variants: list[str]) -> None:
         """The baseline's choices: the variants recorded on the chosen metric."""
-        choices = [("", "Default"), *((name, name) for name in variants)]
+        choices = [
+            ("", f"Default ({DEFAULT_BASELINE}, else the first)"),
+            *((name, name) for name in variants),
+        ]
         self.fields["baseline"].widget.choices = choices
 
 

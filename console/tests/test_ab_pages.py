@@ -292,8 +292,13 @@ def test_interval_chart__zero_inside_the_axis_and_the_interval_around_the_point(
     [row] = chart.rows
     assert row.x_low is not None
     assert row.x_high is not None
-    assert chart.left <= chart.zero_x < row.x_low < row.x_point < row.x_high <= chart.right
-    assert chart.ticks[0].label == "0.0 pp"
+
+    def at(x: str) -> float:
+        return float(x.removesuffix("%"))
+
+    assert 0 < at(chart.zero_x) < at(row.x_low) < at(row.x_point) < at(row.x_high) < 100
+    assert [tick.label for tick in chart.ticks] == ["0 pp", "+2 pp", "+4 pp", "+6 pp"]
+    assert (chart.ticks[0].anchor, chart.ticks[-1].anchor) == ("start", "end")
     assert row.direction == "up"
     assert interval_chart(comparisons[:1], "rate") is None  # the baseline alone: nothing to draw
 

@@ -53,10 +53,8 @@ COMPARE = "console/catalogue/ab_compare.html"
 RECORD = "console/catalogue/ab_record.html"
 NAV = "console:platform_catalogue"
 
-# The interval chart's geometry, in viewbox units (the SVG scales to its container's width).
-WIDTH = 720
-LEFT, RIGHT, TOP, ROW, AXIS = 150, 24, 10, 40, 26
-LABEL_CHARS = 18
+# The interval chart's geometry: heights in CSS pixels, the margins at both ends in percent.
+TOP, ROW, AXIS, MARGIN = 4, 44, 24, 2.0
 
 
 def _page(request: HttpRequest, page: str, status: int = 200, /, **context: Any) -> HttpResponse:
@@ -185,31 +183,34 @@ def row_of(c: Comparison, kind: str) -> Row:
 
 @dataclass(frozen=True)
 class Interval:
-    y: float
-    label: str  # the variant's name, shortened to fit
+    """One variant's row: its name above, its interval and point below (x as "12.5%")."""
+
+    label_y: int
+    y: int
     variant: str
-    x_low: float | None  # None: no interval (a sample of one, no variance)
-    x_high: float | None
-    x_point: float
-    title: str  # "shorter-prompt: +4.3 pp (95 % CI +0.2 to +8.4 pp)"
+    x_low: str | None  # None: no interval (a sample of one, no variance)
+    x_high: str | None
+    x_point: str
+    title: str  # "shorter-prompt: +6.2 pp (95 % CI +3.2 to +9.3 pp)"
     direction: str
 
 
 @dataclass(frozen=True)
 class AxisTick:
-    x: float
+    x: str
     label: str
+    anchor: str  # SVG text-anchor: the end labels stay inside the chart
 
 
 @dataclass(frozen=True)
 class IntervalChart:
-    width: int
+    """Drawn without a viewBox: heights in CSS pixels, x in percent of the width, so that the
+    text keeps its size from a phone to a laptop and nothing scrolls."""
+
     height: int
-    left: int
-    right: int
     top: int
     bottom: int  # the plot's lower edge (the axis labels below it)
-    zero_x: float
+    zero_x: str
     rows: list[Interval]
     ticks: list[AxisTick]
 
@@ -222,7 +223,8 @@ def _nice_step(span: float) -> float:
 
 def _tick_label(value: float, kind: str) -> str:
     if kind == "rate":
-        return points(value)
+        text = f"{abs(value) * 100:.2f}".rstrip("0").rstrip(".")
+        return f"{_signed(text, value)} pp"
     return compact(Decimal(repr(value))) if value else "0"
 
 
@@ -240,20 +242,19 @@ def interval_chart(comparisons: list[Comparison], kind: str) -> IntervalChart | 
         lo, hi = lo - 1, hi + 1
     step = _nice_step((hi - lo) / 4)
     lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
-    plot = WIDTH - LEFT - RIGHT
 
-    def x(value: float) -> float:
-        return round(LEFT + (value - lo) / (hi - lo) * plot, 1)
+    def x(value: float) -> str:
+        return f"{MARGIN + (value - lo) / (hi - lo) * (100 - 2 * MARGIN):.2f}%"
 
     rows = []
     for n, c in enumerate(others):
         row = row_of(c, kind)
         interval = "" if row.interval == DASH else f" (95 % CI {row.interval})"
-        label = c.variant if len(c.variant) <= LABEL_CHARS else f"{c.variant[: LABEL_CHARS - 1]}…"
+        top = TOP + ROW * n
         rows.append(
             Interval(
-                y=TOP + ROW * n + ROW / 2,
-                label=label,
+                label_y=top + 14,
+                y=top + 30,
                 variant=c.variant,
                 x_low=x(c.ci_low) if c.ci_low is not None else None,
                 x_high=x(c.ci_high) if c.ci_high is not None else None,
@@ -263,19 +264,16 @@ def interval_chart(comparisons: list[Comparison], kind: str) -> IntervalChart | 
             )
         )
     count = round((hi - lo) / step)
-    ticks = [AxisTick(x(lo + k * step), _tick_label(lo + k * step, kind)) for k in range(count + 1)]
+    ticks = [
+        AxisTick(
+            x(lo + k * step),
+            _tick_label(lo + k * step, kind),
+            "start" if k == 0 else "end" if k == count else "middle",
+        )
+        for k in range(count + 1)
+    ]
     bottom = TOP + ROW * len(others)
-    return IntervalChart(
-        width=WIDTH,
-        height=bottom + AXIS,
-        left=LEFT,
-        right=WIDTH - RIGHT,
-        top=TOP,
-        bottom=bottom,
-        zero_x=x(0.0),
-        rows=rows,
-        ticks=ticks,
-    )
+    return IntervalChart(height=bottom + AXIS, top=TOP, bottom=bottom, zero_x=x(0.0), rows=rows, ticks=ticks)
 
 
 # --- The pages ------------------------------------------------------------------------------------
