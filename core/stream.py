@@ -1,9 +1,11 @@
 """Live events for the websocket stream (`/ws/tenants/{id}/events/`, DOMAIN.md agents).
 
 Any layer publishes with `publish(tenant_id, "agent.status", {...})`; the event reaches the
-tenant's subscribers through the channel layer once the surrounding transaction commits, and
-never if it rolls back (DESIGN.md: side effects run through `transaction.on_commit`). A failure
-to deliver is logged and swallowed: the stream is best-effort, the database is the record.
+tenant's group through the channel layer once the surrounding transaction commits, and never if
+it rolls back (DESIGN.md: side effects run through `transaction.on_commit`). A failure to deliver
+is logged and swallowed: the stream is best-effort, the database is the record. Not every
+subscriber gets every event: an event naming an agent (`agent_id`) is forwarded only to those
+who may see that agent (the consumer filters, agents/stream/consumer.py).
 
 Event types in use (keep this list true): `activity` (an agent's feed item), `agent.status`,
 `session.status`, `task.status`, `alert` (raised, acknowledged, resolved).
@@ -11,6 +13,13 @@ Event types in use (keep this list true): `activity` (an agent's feed item), `ag
 `disconnect(tenant_id, user_id=...)` closes the stream of one member (removed from the tenant) or
 of everyone in a tenant (suspended), on commit, through the same group: the consumer
 (agents/stream/consumer.py) closes the websocket with the code given.
+
+`refresh(tenant_id, user_id=...)` tells open streams (of one user, or everyone in a tenant) that
+who sees what has changed (a share, a team, a role, a key revoked): on commit, each asks the
+tenant gate again and recomputes the agents it forwards events of, or closes (4403) when the
+caller may no longer stream. `refresh_user(user_id)` does it for one user's streams in every
+tenant (a lock or a deactivation, where the caller knows no tenant): each consumer also joins
+its user's group (`user_group`).
 """
 
 from __future__ import annotations
@@ -33,11 +42,16 @@ def tenant_group(tenant_id: UUID | str) -> str:
     return f"tenant.{tenant_id}"
 
 
+def user_group(user_id: UUID | str) -> str:
+    """The channel-layer group of one user's streams, in whichever tenants."""
+    return f"user.{user_id}"
+
+
 def publish(tenant_id: UUID | str, event_type: str, data: dict[str, Any]) -> None:
     """Send `{"type": event_type, "data": data}` to the tenant's subscribers after commit.
 
     `data` must be JSON-serialisable (ids as strings) and hold nothing secret: every member of
-    the tenant connected to the stream receives it.
+    the tenant connected to the stream who sees the agent it names (if any) receives it.
     """
     _send(tenant_group(tenant_id), {"type": STREAM_MESSAGE_TYPE, "event": {"type": event_type, "data": data}})
 
@@ -59,6 +73,25 @@ def disconnect(tenant_id: UUID | str, *, user_id: UUID | str | None = None, code
         "reason": reason,
     }
     _send(tenant_group(tenant_id), message)
+
+
+def refresh(tenant_id: UUID | str, *, user_id: UUID | str | None = None) -> None:
+    """After commit, have the tenant's streams (of `user_id` only, or everyone's: None) ask the
+    gate again and recompute the agents they see; one the caller may no longer open closes."""
+    _send(tenant_group(tenant_id), _refresh_message(user_id))
+
+
+def refresh_user(user_id: UUID | str) -> None:
+    """After commit, `refresh` every stream of one user, in every tenant."""
+    _send(user_group(user_id), _refresh_message(user_id))
+
+
+def _refresh_message(user_id: UUID | str | None) -> dict[str, Any]:
+    return {
+        "type": CONTROL_MESSAGE_TYPE,
+        "action": "refresh",
+        "user_id": str(user_id) if user_id is not None else None,
+    }
 
 
 def _send(group: str, message: dict[str, Any]) -> None:

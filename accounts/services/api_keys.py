@@ -16,7 +16,7 @@ from accounts.models import ApiKey, User
 from accounts.types import TenantRef
 from audit.models import Severity
 from audit.services import audit_record
-from core import clock, context
+from core import clock, context, stream
 from core.errors import Conflict, InvalidInput, PermissionDeniedError
 
 # token_urlsafe(32): 32 random bytes, 256 bits, 43 URL-safe characters.
@@ -175,4 +175,6 @@ def api_key_revoke(
         },
         actor=actor,
     )
+    # A stream opened with this key closes on commit (its refresh finds the key unusable).
+    stream.refresh(api_key.tenant_id, user_id=api_key.created_by_id)
     return api_key

@@ -38,6 +38,7 @@ from accounts.services.mfa import (
 )
 from audit.models import Severity
 from audit.services import audit_record
+from core import stream
 from core.context import client_ip
 from core.errors import Conflict, DomainError, RetryLater
 
@@ -321,6 +322,8 @@ def account_lock(*, user: User, actor: User | None, reason: str) -> User:
             details={"reason": user.locked_reason, "sessions_ended": ended},
             actor=actor,
         )
+        # Their live streams opened with a session close on commit, in every tenant.
+        stream.refresh_user(user.pk)
     return user
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import PlatformRole, User, UserManager
 from accounts.services.auth import sessions_revoke_all
 from audit.services import audit_record, changes
-from core import clock
+from core import clock, stream
 from core.errors import InvalidInput
 
 
@@ -86,4 +86,6 @@ def user_save_from_admin(*, user: User, actor: User, created: bool, before: dict
         )
     if not created and before.get("is_active") and not user.is_active:
         sessions_revoke_all(user=user, reason="deactivated", actor=actor)
+    if not created and {"is_active", "platform_role"} & set(diff):
+        stream.refresh_user(user.pk)  # their open streams ask the gate again (or close), on commit
     return user

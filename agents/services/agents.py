@@ -27,6 +27,7 @@ from audit.models import Severity
 from audit.services import audit_record, changes
 from billing.selectors import agent_has_billing_records
 from billing.services import agent_slot_check
+from core import stream
 from core.errors import Conflict, LimitExceeded, full_clean_or_invalid
 
 AGENT_FIELDS = [
@@ -119,6 +120,9 @@ def agent_update(*, agent: Agent, actor: User | None, data: dict[str, Any]) -> A
             actor=actor,
         )
         agent_changed.send(tenant_id=agent.tenant_id)
+    if "team_id" in diff:
+        # Who sees it changed (its old team's and its new team's members): open streams ask again.
+        stream.refresh(agent.tenant_id)
     return agent
 
 
@@ -240,4 +244,5 @@ def agent_share(*, agent: Agent, actor: User | None, user: User, permissions: li
         details={"user": user.email, "permissions": sorted(permissions)},
         actor=actor,
     )
+    stream.refresh(agent.tenant_id, user_id=user.pk)  # their open streams follow, on commit
     return sorted(permissions)

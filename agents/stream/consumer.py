@@ -3,18 +3,26 @@
 Connect: the Origin (if any) must be allowed, the ticket is redeemed once and the caller's
 standing asked of the tenant gate (agents.stream.services.stream_open, in a thread: it touches
 the database); a refusal closes the handshake (HTTP 403) before anything is sent. Then the socket
-joins the tenant's group (core.stream.tenant_group) and forwards each `stream.event` as one JSON
-text frame `{"type": ..., "data": ...}`; a `stream.control` close for this user (or everyone)
-closes it with the code given (4403 removed, 4423 suspended). What the client sends is ignored.
+joins the tenant's group (core.stream.tenant_group) and its user's (core.stream.user_group) and
+forwards each `stream.event` as one JSON text frame `{"type": ..., "data": ...}`; a
+`stream.control` close for this user (or everyone) closes it with the code given (4403 removed,
+4423 suspended). What the client sends is ignored.
 
 Agent visibility: an event whose data names an agent (`agent_id`: activity, agent.status,
 session.status, task.status) reaches only those who may see that agent, by the API's rule
 (agents.selectors.agent_visibility). At connect the caller either sees every agent (owners,
 admins, platform staff: every event forwarded, no query) or gets the set of the agents they see;
 an agent outside it (created, moved to their team or shared with them since) is asked about once
-(services.agent_visible) and the answer kept in a bounded cache: a yes for the connection's life,
+(services.agent_visible) and the answer kept in a bounded cache: a yes until the next refresh,
 a no for `recheck_after_seconds`. `agent_id` null (a task of no agent) is for those who see every
 agent, as on the API (task_visibility). Events naming no agent (alerts) reach every subscriber.
+
+A `stream.control` refresh for this user (or everyone; core.stream.refresh, sent when a share, a
+team, a role or a key changes) asks the gate again (services.stream_refresh): the connection
+takes the new standing and visible set and forgets its re-checked agents, or closes with 4403
+when the caller may no longer stream (1011 when the database cannot answer: the client comes
+back and is asked at connect). Channels runs one connection's handlers one at a time, so events
+that arrive during the refresh wait for it and are judged by the new set.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from agents.stream import services
 from core.context import client_ip
-from core.stream import tenant_group
+from core.stream import CLOSE_REMOVED, tenant_group, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +74,7 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
 
     stream: services.OpenStream | None = None
     group: str = ""
+    user_group: str = ""
     _heartbeat: asyncio.Task[None] | None = None
     _rechecked: OrderedDict[str, tuple[bool, float]]  # agent id: (visible, when asked: monotonic)
 
@@ -87,7 +96,9 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is answered 403
             return
         self.group = tenant_group(self.stream.tenant_id)
+        self.user_group = user_group(self.stream.user_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         self._heartbeat = asyncio.ensure_future(self._beat())
 
@@ -98,6 +109,7 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
             return
         stream, self.stream = self.stream, None
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(self.user_group, self.channel_name)
         await database_sync_to_async(services.connection_close)(
             tenant_id=stream.tenant_id, connection_id=stream.connection_id, code=code
         )
@@ -111,15 +123,44 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message["event"], separators=(",", ":")))
 
     async def stream_control(self, message: dict[str, Any]) -> None:
-        if self.stream is None or message.get("action") != "close":
+        if self.stream is None:
             return
         target = message.get("user_id")
-        if target is None or target == str(self.stream.user_id):
-            code = int(message.get("code") or 4400)
-            await self.close(code=code)
-            # Channels sends the close; the server then calls disconnect, which records it. Do
-            # it now too, in case the client never answers the close.
-            await self.disconnect(code)
+        if target is not None and target != str(self.stream.user_id):
+            return
+        action = message.get("action")
+        if action == "close":
+            await self._close(int(message.get("code") or 4400))
+        elif action == "refresh":
+            await self._refresh()
+
+    async def _close(self, code: int) -> None:
+        await self.close(code=code)
+        # Channels sends the close; the server then calls disconnect, which records it. Do it now
+        # too, in case the client never answers the close.
+        await self.disconnect(code)
+
+    async def _refresh(self) -> None:
+        """Ask the gate again (who sees which agent has changed); close if the caller may no
+        longer stream. No other handler of this connection runs meanwhile (Channels dispatches
+        one message at a time), so no event slips through on the old set."""
+        stream = self.stream
+        if stream is None:
+            return
+        try:
+            refreshed = await database_sync_to_async(services.stream_refresh)(stream)
+        except services.StreamRefused as refusal:
+            logger.info("stream: closed on refresh %s (%s)", stream.tenant_id, refusal.code)
+            await self._close(CLOSE_REMOVED)
+            return
+        except Exception:  # the database is away: the old set may be wrong, so end it here
+            logger.warning("stream: could not refresh a connection's standing", exc_info=True)
+            await self._close(1011)  # not a final code: the client reconnects and is asked anew
+            return
+        if self.stream is None:  # closed meanwhile
+            return
+        self.stream = refreshed
+        self._rechecked.clear()
 
     async def _may_see(self, event: dict[str, Any]) -> bool:
         """May this connection's caller see the agent the event names (if it names one)?"""

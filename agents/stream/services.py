@@ -9,7 +9,8 @@ is not even visible. Then the gate is asked again, as the API would (`tenants.ga
 so a member removed or a key revoked since the ticket was issued is refused.
 The connection keeps what the gate found and the agents the caller sees (visible_agent_ids), so
 the consumer forwards an agent's events only to those who may see it (agent_visible for one
-agent met later).
+agent met later). When that changes (core.stream.refresh: a share, a team, a role, a key
+revoked, a lock), stream_refresh asks the gate again for the same user and key, as at connect.
 
 No audit entry per ticket or connection: like usage charges, these high-volume rows are their
 own record (the connections table is what operators read).
@@ -20,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -170,7 +171,7 @@ def stream_open(
     if redeemed.client_ip and client_ip and redeemed.client_ip != client_ip:
         raise StreamRefused("ticket_wrong_client")
     with transaction.atomic(), tenant_context(tenant_id):
-        access = _standing(tenant_id=tenant_id, redeemed=redeemed)
+        access = _standing(tenant_id=tenant_id, user_id=redeemed.user_id, api_key_id=redeemed.api_key_id)
         row = WebsocketConnection.objects.create(
             tenant=access.tenant,
             user=access.user,
@@ -190,15 +191,33 @@ def stream_open(
     )
 
 
-def _standing(*, tenant_id: uuid.UUID | str, redeemed: Redeemed) -> TenantAccess:
-    user = User.objects.filter(pk=redeemed.user_id, is_active=True).first()
+def stream_refresh(stream: OpenStream) -> OpenStream:
+    """The same stream with its caller's standing and visible agents read again, as stream_open
+    reads them (same user, same API key, no ticket); raise StreamRefused when the caller may no
+    longer stream (inactive, locked without a key, key unusable, no longer a member or without
+    agents:read, tenant suspended)."""
+    api_key_id = getattr(stream.access.api_key, "pk", None)
+    with transaction.atomic(), tenant_context(stream.tenant_id):
+        access = _standing(tenant_id=stream.tenant_id, user_id=stream.user_id, api_key_id=api_key_id)
+        visible = visible_agent_ids(access=access)
+    return replace(stream, access=access, visible_agents=visible)
+
+
+def _standing(
+    *, tenant_id: uuid.UUID | str, user_id: uuid.UUID, api_key_id: uuid.UUID | None
+) -> TenantAccess:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise StreamRefused("user_inactive")
     api_key: ApiKey | None = None
-    if redeemed.api_key_id is not None:
-        api_key = ApiKey.objects.filter(pk=redeemed.api_key_id).first()
+    if api_key_id is not None:
+        api_key = ApiKey.objects.filter(pk=api_key_id).first()
         if api_key is None or not api_key.is_usable:
             raise StreamRefused("api_key_unusable")
+    elif user.locked_at is not None:
+        # An operator's lock ends every session (accounts.services.auth.account_lock), so a
+        # stream opened with one ends too; an API key's stream stands, as the key does on the API.
+        raise StreamRefused("user_locked")
     try:
         access = tenant_access(
             user=user, api_key=api_key, tenant_id=tenant_id, permission=STREAM_PERMISSION, write=False

@@ -15,6 +15,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import transaction
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from accounts.tests.test_api_keys import make_key, with_key
 from agents.models import StreamTicket, WebsocketConnection
@@ -422,8 +423,11 @@ def test_consumer__agent_shared_or_created_after_connect__delivered_after_the_re
             events.agent_status(agent)
 
     def share() -> None:
+        # Granted without the service: agent_share refreshes open streams at once
+        # (test_stream_refresh.py); a grant that does not (guardian's own, as tenants.rbac makes)
+        # reaches the stream through this re-check.
         with tenant_context(tenant, user=owner):
-            agent_share(agent=theirs, actor=owner, user=teammate, permissions=["view_agent"])
+            assign_perm("agents.view_agent", teammate, theirs)
 
     def new_team_agent() -> Any:
         return AgentFactory.create(tenant=tenant, team=team)

@@ -170,6 +170,8 @@ def member_update(
             actor=actor,
         )
         people_changed.send(tenant_id=tenant.pk)
+        # A new role or team changes what they see: their open streams ask the gate again.
+        stream.refresh(tenant.pk, user_id=membership.user_id)
     return membership
 
 
@@ -286,6 +288,8 @@ def role_update(*, role: Role, actor: User, data: dict[str, Any]) -> Role:
             details={"changes": diff},
             actor=actor,
         )
+        if "permissions" in diff:
+            stream.refresh(tenant.pk)  # its holders' open streams ask the gate again
     return role
 
 

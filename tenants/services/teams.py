@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record, changes
+from core import stream
 from core.errors import full_clean_or_invalid
 from tenants.models import Team, Tenant
 from tenants.services.common import save_unique, snapshot
@@ -62,3 +63,5 @@ def team_delete(*, team: Team, actor: User) -> None:
         actor=actor,
     )
     team.delete()
+    # Its agents and members are left without a team: open streams ask again what they see.
+    stream.refresh(team.tenant_id)
