@@ -32,7 +32,9 @@ def make_layer(kind: str) -> Any:
         return PostgresChannelLayer(prefix="bench", conninfo=os.environ["DATABASE_URL"], capacity=10_000)
     from channels_redis.core import RedisChannelLayer
 
-    return RedisChannelLayer(hosts=[os.environ["REDIS_URL"]], prefix="bench", capacity=10_000)
+    from config.channel_layers import redis_layer_config
+
+    return RedisChannelLayer(**redis_layer_config(os.environ["REDIS_URL"], prefix="bench", capacity=10_000))
 
 
 def subscriber(kind: str, subscribers: int, events: int, ready: Any, result: Any) -> None:
@@ -66,9 +68,12 @@ def subscriber(kind: str, subscribers: int, events: int, ready: Any, result: Any
 
 
 def run(kind: str, subscribers: int, events: int) -> dict[str, Any]:
-    ready_r, ready_w = multiprocessing.Pipe(duplex=False)
-    result_r, result_w = multiprocessing.Pipe(duplex=False)
-    process = multiprocessing.Process(target=subscriber, args=(kind, subscribers, events, ready_w, result_w))
+    # A fresh interpreter for each subscriber process: a fork would inherit the previous layer's
+    # connections and event-loop state (the Redis run after the PostgreSQL one failed that way).
+    spawn = multiprocessing.get_context("spawn")
+    ready_r, ready_w = spawn.Pipe(duplex=False)
+    result_r, result_w = spawn.Pipe(duplex=False)
+    process = spawn.Process(target=subscriber, args=(kind, subscribers, events, ready_w, result_w))
     process.start()
     ready_r.recv()
 
@@ -80,7 +85,9 @@ def run(kind: str, subscribers: int, events: int) -> dict[str, Any]:
                 GROUP, {"type": "stream.event", "event": {"type": "bench", "data": {"n": n}}}
             )
         elapsed = time.perf_counter() - started
-        await layer.flush()
+        # Close, not flush: channels-redis' flush deletes every key of the prefix, the messages
+        # still on their way to the subscriber included.
+        await (layer.close_pools() if kind == "redis" else layer.close())
         return elapsed
 
     send_seconds = asyncio.run(publish())

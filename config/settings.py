@@ -16,6 +16,8 @@ from urllib.parse import quote, unquote
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.channel_layers import channel_layers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -308,17 +310,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # The live stream's channel layer reaches every process: Redis when REDIS_URL is set, else
-# PostgreSQL's LISTEN/NOTIFY (core/channel_layer.py); the in-memory layer only inside a test
-# process (tests of the layers themselves make their own).
-CHANNEL_LAYERS: dict[str, dict[str, object]]
-if TESTING:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-elif REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "core.channel_layer.PostgresChannelLayer"}}
+# PostgreSQL's LISTEN/NOTIFY (config/channel_layers.py).
+CHANNEL_LAYERS = channel_layers(redis_url=REDIS_URL, testing=TESTING)
 # Where browsers open the stream (/ws/...): uvicorn beside gunicorn (`make run` passes
 # QM_STREAM_PORT); empty: the page's own origin (a proxy routes /ws/ to uvicorn). Websockets are
 # accepted from the console's origin (QM_PUBLIC_URL), CSRF_TRUSTED_ORIGINS and these.
