@@ -315,11 +315,13 @@ class PostgresChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         await self._state().notify(encode(_KIND_GROUP, group, message))
 
-    def notify_in_transaction(self, group: str, message: dict[str, Any]) -> None:
-        """group_send on Django's connection: delivered when the current transaction commits
-        (at once outside one), dropped if it rolls back."""
+    def notify_in_transaction(self, group: str, *messages: dict[str, Any]) -> None:
+        """group_send of each message, in order, on Django's connection, in one statement:
+        delivered when the current transaction commits (at once outside one), dropped if it
+        rolls back."""
         self.require_valid_group_name(group)
-        statement, params = _notify_statement(self.notify_channel, encode(_KIND_GROUP, group, message))
+        payloads = [payload for message in messages for payload in encode(_KIND_GROUP, group, message)]
+        statement, params = _notify_statement(self.notify_channel, payloads)
         with connections[self.using].cursor() as cursor:
             cursor.execute(statement, params)
 

@@ -233,11 +233,13 @@ def tasks_complete_batch(
         if rest:
             cursor.execute(_COMPLETE_BATCH_REST_SQL, {"tenant": tenant.pk, "ids": [_uuid(t) for t in rest]})
             current = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    events.task_statuses(
+        tenant.pk, [completed[_uuid(task_id)] for task_id, _ in items if _uuid(task_id) in completed]
+    )
     outcomes: list[tuple[Any, str]] = []
     for task_id, _result in items:
         key = _uuid(task_id)
         if key in completed:
-            events.task_status(completed[key])
             outcome = DONE
         elif key not in current:
             outcome = NOT_FOUND

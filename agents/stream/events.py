@@ -45,13 +45,23 @@ def session_status(session: Any, **extra: Any) -> None:
 
 def task_status(task: Any) -> None:
     """`task.status`: a task completed, failed, went back to pending for a retry, or was cancelled."""
-    stream.publish(
-        task.tenant_id,
-        "task.status",
-        {
-            "task_id": str(task.pk),
-            "agent_id": _id(task.agent_id),
-            "status": task.status,
-            "attempts": task.attempts,
-        },
+    task_statuses(task.tenant_id, [task])
+
+
+def task_statuses(tenant_id: Any, tasks: list[Any]) -> None:
+    """`task.status` of each of a tenant's `tasks`, published together (a batch completed)."""
+    stream.publish_many(
+        tenant_id,
+        [
+            (
+                "task.status",
+                {
+                    "task_id": str(task.pk),
+                    "agent_id": _id(task.agent_id),
+                    "status": task.status,
+                    "attempts": task.attempts,
+                },
+            )
+            for task in tasks
+        ],
     )

@@ -49,7 +49,9 @@ def published(monkeypatch: Any) -> list[tuple[Any, str, dict[str, Any]]]:
     """What the agents app publishes on the live stream during the test."""
     sent: list[tuple[Any, str, dict[str, Any]]] = []
     monkeypatch.setattr(
-        events.stream, "publish", lambda tenant, kind, data: sent.append((tenant, kind, data))
+        events.stream,
+        "publish_many",
+        lambda tenant, items: sent.extend((tenant, kind, data) for kind, data in items),
     )
     return sent
 

@@ -114,6 +114,22 @@ def test_layer__notify_in_transaction__delivered_on_commit_only(two):
     assert loop_a.run(receive(a, channel)) == {"type": "after"}
 
 
+def test_layer__notify_in_transaction_of_many__one_statement_each_delivered_in_order(two):
+    """core.stream.publish_many: a batch's events cost one round trip, not one each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    (a, loop_a), (b, _) = two
+    channel = loop_a.run(a.new_channel())
+    loop_a.run(a.group_add("batch", channel))
+    big = "x" * 20_000  # chunked: several payloads of its own inside the same statement
+    messages = [{"type": "n", "n": n} for n in range(5)] + [{"type": "big", "text": big}]
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        b.notify_in_transaction("batch", *messages)
+    assert [q["sql"].count("pg_notify") > 0 for q in queries.captured_queries] == [True]
+    assert [loop_a.run(receive(a, channel)) for _ in messages] == messages
+
+
 def test_assembler__chunks_out_of_order_and_interleaved__reassembled():
     first, second = encode("g", "a", {"t": "1" * (CHUNK * 2)}), encode("g", "b", {"t": "2"})
     assembler = _Assembler()
