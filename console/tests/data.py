@@ -4,7 +4,7 @@ charged over several days and models with an API key, the way agent runtimes rep
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,3 +43,32 @@ def usage_history(tenant: Any, *, creator: Any, days: int = 6, key_name: str = "
                     tenant=tenant, event=event, idempotency_key=str(uuid.uuid4()), api_key=key
                 )
     return key
+
+
+# --- A/B results ----------------------------------------------------------------------------------
+
+AB_START = datetime(2026, 11, 2, 9, tzinfo=UTC)
+AB_WEEK = timedelta(days=7)
+
+
+def ab_demo_results(recipe: Any = None) -> Any:
+    """The demo's A/B results (console.demo.telemetry.AB_FIGURES: two weekly periods, two
+    variants, success_rate and duration_ms) recorded through the service, as the demo does; a
+    new `weekly-status` recipe unless one is given."""
+    from agents import services as agents_services
+    from agents.tests.factories import RecipeFactory
+    from console.demo.telemetry import AB_FIGURES
+
+    recipe = recipe or RecipeFactory.create(name="weekly-status")
+    for variant, rows in AB_FIGURES.items():
+        for n, (runs, successes, mean, variance) in enumerate(rows):
+            start, end = AB_START + n * AB_WEEK, AB_START + (n + 1) * AB_WEEK
+            agents_services.ab_result_record(
+                recipe=recipe, variant=variant, metric="success_rate", sample_size=runs,
+                successes=successes, period_start=start, period_end=end, actor=None,
+            )  # fmt: skip
+            agents_services.ab_result_record(
+                recipe=recipe, variant=variant, metric="duration_ms", sample_size=runs,
+                mean=mean, variance=variance, period_start=start, period_end=end, actor=None,
+            )  # fmt: skip
+    return recipe

@@ -5,7 +5,7 @@ members refused, and query counts independent of the number of results."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +18,8 @@ from agents import selectors, services
 from agents.models import AbTestResult, Recipe
 from agents.tests.factories import AbResultFactory, RecipeFactory
 from audit.models import AuditLogEntry
+from console.demo.telemetry import AB_FIGURES
+from console.tests.data import AB_START, AB_WEEK, ab_demo_results
 from console.views.ab_tests import interval_chart, p_text, plain, points, row_of
 from core.tenancy import platform_bypass
 
@@ -25,36 +27,12 @@ pytestmark = pytest.mark.django_db
 
 ROOT = "/platform/catalogue/ab-tests/"
 RECORD = f"{ROOT}record/"
-START = datetime(2026, 11, 2, 9, tzinfo=UTC)
-WEEK = timedelta(days=7)
-# The demo's figures (console/demo/telemetry.py): (runs, successes, mean ms, variance) per period.
-DEMO = {
-    "control": [(410, 352, 41_800.0, 9.2e7), (395, 338, 42_300.0, 9.6e7)],
-    "shorter-prompt": [(402, 369, 35_100.0, 7.9e7), (417, 384, 34_600.0, 8.1e7)],
-}
 
 
 @pytest.fixture
 def staff(signed_in: Any, platform_operator: Any) -> Client:
     client: Client = signed_in(platform_operator)
     return client
-
-
-def _demo_results(recipe: Recipe | None = None) -> Recipe:
-    """The demo's A/B results, recorded through the service as the demo does."""
-    recipe = recipe or RecipeFactory.create(name="weekly-status")
-    for variant, rows in DEMO.items():
-        for n, (runs, successes, mean, variance) in enumerate(rows):
-            start, end = START + n * WEEK, START + (n + 1) * WEEK
-            services.ab_result_record(
-                recipe=recipe, variant=variant, metric="success_rate", sample_size=runs,
-                successes=successes, period_start=start, period_end=end, actor=None,
-            )  # fmt: skip
-            services.ab_result_record(
-                recipe=recipe, variant=variant, metric="duration_ms", sample_size=runs,
-                mean=mean, variance=variance, period_start=start, period_end=end, actor=None,
-            )  # fmt: skip
-    return recipe
 
 
 def _compare_url(recipe: Recipe, **params: str) -> str:
@@ -98,7 +76,7 @@ def _statements(client: Client, url: str) -> list[str]:
 
 
 def test_ab_pages__tenant_owner__403_page_and_nothing_recorded(signed_in: Any, owner: Any) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     client = signed_in(owner)
     for url in (ROOT, _compare_url(recipe), RECORD):
         response = client.get(url)
@@ -137,7 +115,7 @@ def test_ab_index__no_results__says_how_they_arrive(staff: Client) -> None:
 
 
 def test_ab_index__recipes_with_results__metrics_variants_count_linked(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     RecipeFactory.create(name="never-tested")
     body = _text(staff.get(ROOT))
     assert "1 recipe version with results" in body
@@ -153,10 +131,10 @@ def test_ab_index__recipes_with_results__metrics_variants_count_linked(staff: Cl
 
 
 def test_ab_index__query_count__same_for_one_recipe_and_many(staff: Client) -> None:
-    _demo_results()
+    ab_demo_results()
     few = _statements(staff, ROOT)
     for _ in range(3):
-        _demo_results()
+        ab_demo_results()
     many = _statements(staff, ROOT)
     assert len(many) == len(few), "\n".join(many)
 
@@ -165,7 +143,7 @@ def test_ab_index__query_count__same_for_one_recipe_and_many(staff: Client) -> N
 
 
 def test_ab_compare__demo_success_rate__the_services_figures_formatted(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     response = staff.get(_compare_url(recipe, metric="success_rate"))
     assert response.status_code == 200
     body = _text(response)
@@ -196,7 +174,7 @@ def test_ab_compare__demo_success_rate__the_services_figures_formatted(staff: Cl
 
 
 def test_ab_compare__no_metric_named__the_first_by_name_and_the_control_baseline(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     body = _text(staff.get(_compare_url(recipe)))
     assert "<code>duration_ms</code> against <code>control</code>" in body
     variant_row = body.split('data-testid="ab-row-shorter-prompt"', 1)[1].split("</tr>", 1)[0]
@@ -212,7 +190,7 @@ def test_ab_compare__no_metric_named__the_first_by_name_and_the_control_baseline
 
 
 def test_ab_compare__other_baseline__the_control_compared_with_it(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     body = _text(staff.get(_compare_url(recipe, metric="success_rate", baseline="shorter-prompt")))
     control_row = body.split('data-testid="ab-row-control"', 1)[1].split("</tr>", 1)[0]
     assert "\u22126.2 pp" in control_row
@@ -232,7 +210,7 @@ def test_ab_compare__hand_computed_rates(staff: Client) -> None:
 
 
 def test_ab_compare__bad_metric_or_baseline__a_clear_message_not_a_500(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     response = staff.get(_compare_url(recipe, metric="latency"))
     assert response.status_code == 400
     assert "No results for that metric: pick one of duration_ms, success_rate." in _text(response)
@@ -245,7 +223,7 @@ def test_ab_compare__bad_metric_or_baseline__a_clear_message_not_a_500(staff: Cl
 
 
 def test_ab_compare__htmx__the_comparison_panel_alone(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     response = staff.get(_compare_url(recipe, metric="success_rate"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     body = _text(response)
@@ -264,14 +242,14 @@ def test_ab_compare__recipe_without_results__empty_state_and_a_way_to_record(sta
 
 
 def test_ab_compare__query_count__same_for_few_results_and_many(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     url = _compare_url(recipe, metric="success_rate")
     few = _statements(staff, url)
     for n in range(2, 8):  # six more weeks of both variants
-        for variant in DEMO:
+        for variant in AB_FIGURES:
             AbResultFactory.create(
                 recipe=recipe, variant=variant, sample_size=400, successes=350,
-                period_start=START + n * WEEK, period_end=START + (n + 1) * WEEK,
+                period_start=AB_START + n * AB_WEEK, period_end=AB_START + (n + 1) * AB_WEEK,
             )  # fmt: skip
     many = _statements(staff, url)
     assert len(many) == len(few), "\n".join(many)
@@ -408,7 +386,7 @@ def test_ab_record__metric_of_the_other_kind__409_on_the_form(staff: Client) -> 
 
 
 def test_catalogue_and_recipe_pages__link_to_the_ab_pages(staff: Client) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     assert f'href="{ROOT}"' in _text(staff.get("/platform/catalogue/"))
     new_version = f"/platform/catalogue/cookbooks/{recipe.cookbook_id}/recipes/new/?from={recipe.pk}"
     assert f'href="{ROOT}{recipe.pk}/">A/B results' in _text(staff.get(new_version))

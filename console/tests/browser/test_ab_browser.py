@@ -5,45 +5,20 @@ it compared; at 390 px nothing scrolls sideways. Screenshots: ab-*."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
-from agents import services
-from agents.models import AbTestResult, Recipe
-from agents.tests.factories import RecipeFactory
+from agents.models import AbTestResult
 from console.tests.browser.conftest import PHONE
+from console.tests.data import ab_demo_results
 from core.tenancy import platform_bypass
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-START = datetime(2026, 11, 2, 9, tzinfo=UTC)
-WEEK = timedelta(days=7)
-# The demo's figures (console/demo/telemetry.py): (runs, successes, mean ms, variance) per period.
-DEMO = {
-    "control": [(410, 352, 41_800.0, 9.2e7), (395, 338, 42_300.0, 9.6e7)],
-    "shorter-prompt": [(402, 369, 35_100.0, 7.9e7), (417, 384, 34_600.0, 8.1e7)],
-}
 OVERFLOW_TOLERANCE = 2  # sub-pixel rounding, as test_demo_pages_browser.py
-
-
-def _demo_results() -> Recipe:
-    recipe = RecipeFactory.create(name="weekly-status")
-    for variant, rows in DEMO.items():
-        for n, (runs, successes, mean, variance) in enumerate(rows):
-            start, end = START + n * WEEK, START + (n + 1) * WEEK
-            services.ab_result_record(
-                recipe=recipe, variant=variant, metric="success_rate", sample_size=runs,
-                successes=successes, period_start=start, period_end=end, actor=None,
-            )  # fmt: skip
-            services.ab_result_record(
-                recipe=recipe, variant=variant, metric="duration_ms", sample_size=runs,
-                mean=mean, variance=variance, period_start=start, period_end=end, actor=None,
-            )  # fmt: skip
-    return recipe
 
 
 def _staff(people: Any, **kwargs: Any) -> Any:
@@ -59,7 +34,7 @@ def _width(person: Any) -> int:
 
 
 def test_ab_pages__staff_compare_change_metric_and_record(people: Any) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     ops = _staff(people)
     page = ops.page
     ops.open("/platform/catalogue/")
@@ -119,7 +94,7 @@ def test_ab_pages__staff_compare_change_metric_and_record(people: Any) -> None:
 
 
 def test_ab_pages__phone__nothing_scrolls_sideways(people: Any) -> None:
-    recipe = _demo_results()
+    recipe = ab_demo_results()
     ops = _staff(people, viewport=PHONE)
     too_wide = {}
     for name, path in (
