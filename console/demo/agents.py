@@ -1,7 +1,8 @@
 """The demo's agents (issue 13): Northwind's and Hoshi's workforce, made from the seeded
 catalogue through the agents app's services, as the console and the runtimes would.
 
-For each of the two tenants: agents from the catalogue's templates (one from scratch, with the
+For each of the two tenants: agents of its teams (one team-less, for owners and admins only;
+one shared with a member of another team) from the catalogue's templates (one from scratch, with the
 tenant's model defaults) moved along the status machine to active, idle, paused and error; skills
 installed from the marketplace; a root session with a budget whose children (and a grandchild)
 are spawned through the session service, usage on every node charged through billing's charging
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps as django_apps
 
@@ -34,20 +36,33 @@ class DemoAgent:
     status: str  # where the status machine leaves it
     skills: tuple[str, ...] = ()
     reason: str = ""  # for paused and error
+    team: str = ""  # whose members see it ("": owners and admins only)
+    shared_with: tuple[str, ...] = ()  # members of other teams who may see and run it
 
 
 WORKFORCE: dict[str, tuple[DemoAgent, ...]] = {
     NORTHWIND: (
         DemoAgent(
-            "Release captain", "release-engineer", AgentStatus.ACTIVE, ("github-reviewer", "test-writer")
+            "Release captain",
+            "release-engineer",
+            AgentStatus.ACTIVE,
+            ("github-reviewer", "test-writer"),
+            team="Platform Engineering",
         ),
-        DemoAgent("PR reviewer", "code-reviewer", AgentStatus.IDLE, ("github-reviewer",)),
+        DemoAgent(
+            "PR reviewer",
+            "code-reviewer",
+            AgentStatus.IDLE,
+            ("github-reviewer",),
+            team="Platform Engineering",
+        ),
         DemoAgent(
             "Roadmap scribe",
             "product-manager",
             AgentStatus.PAUSED,
             ("meeting-notes",),
             "Paused over the planning freeze.",
+            team="Research",
         ),
         DemoAgent(
             "Pager buddy",
@@ -55,17 +70,20 @@ WORKFORCE: dict[str, tuple[DemoAgent, ...]] = {
             AgentStatus.ERROR,
             ("runbook-runner",),
             "The Slack channel's token was rejected (401).",
+            team="Customer Success",
+            shared_with=("lena.fischer@northwind.example",),
         ),
     ),
     HOSHI: (
-        DemoAgent("Route planner", "", AgentStatus.ACTIVE, ("web-research", "sql-analyst")),
-        DemoAgent("Customs clerk", "support-triage", AgentStatus.IDLE, ("slack-digest",)),
+        DemoAgent("Route planner", "", AgentStatus.ACTIVE, ("web-research", "sql-analyst"), team="Routing"),
+        DemoAgent("Customs clerk", "support-triage", AgentStatus.IDLE, ("slack-digest",), team="Customs"),
         DemoAgent(
             "Night watch",
             "incident-responder",
             AgentStatus.PAUSED,
             ("runbook-runner",),
             "Paused while the warehouse's sensors are replaced.",
+            team="Warehouse",
         ),
         DemoAgent(
             "Invoice reader", "blank-agent", AgentStatus.ERROR, (), "The OCR service timed out 5 times."
@@ -97,12 +115,14 @@ def workforce(s: DemoScenario, slug: str) -> None:
 def _agent(s: DemoScenario, slug: str, spec: DemoAgent) -> Agent:
     tenant, owner = s.tenants[slug], s.owners[slug]
     template = AgentTemplate.objects.get(slug=spec.template) if spec.template else None
-    agent = agents.agent_create(
-        tenant=tenant,
-        actor=owner,
-        template=template,
-        data={"name": spec.name} if template else {"name": spec.name, "role": "custom"},
-    )
+    data: dict[str, Any] = {"name": spec.name} if template else {"name": spec.name, "role": "custom"}
+    if spec.team:
+        data["team"] = s.teams[(slug, spec.team)]
+    agent = agents.agent_create(tenant=tenant, actor=owner, template=template, data=data)
+    for email in spec.shared_with:
+        agents.agent_share(
+            agent=agent, actor=owner, user=s.users[email], permissions=["view_agent", "run_agent"]
+        )
     for skill in Skill.objects.filter(slug__in=spec.skills).order_by("slug"):
         agents.skill_install(agent=agent, skill=skill, actor=owner)
     # Provisioning → active or idle (the runtime reported in); then paused, or an error.

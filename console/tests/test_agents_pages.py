@@ -104,6 +104,15 @@ def test_agents_page__member__sees_only_their_teams_agents(signed_in: Any, tenan
     assert "Theirs" not in body
 
 
+def test_agents_page__member_who_sees_none__says_so_not_that_there_are_none(
+    signed_in: Any, tenant: Any
+) -> None:
+    AgentFactory.create(tenant=tenant, name="Theirs", team=TeamFactory.create(tenant=tenant))
+    body = signed_in(member(tenant, "member")).get(_list(tenant)).content.decode()
+    assert "No agents of your team, and none shared with you." in body
+    assert "No agents yet" not in body
+
+
 def test_agents_page__viewer__no_create_form_and_post_403(signed_in: Any, tenant: Any, viewer: Any) -> None:
     AgentFactory.create(tenant=tenant, name="Bugsy")
     client = signed_in(viewer)
