@@ -424,7 +424,7 @@ def test_consumer__agent_shared_or_created_after_connect__delivered_after_the_re
 
     def share() -> None:
         # Granted without the service: agent_share refreshes open streams at once
-        # (test_stream_refresh.py); a grant that does not (guardian's own, as tenants.rbac makes)
+        # (test_stream_refresh.py); a grant that does not (guardian's own, made elsewhere)
         # reaches the stream through this re-check.
         with tenant_context(tenant, user=owner):
             assign_perm("agents.view_agent", teammate, theirs)

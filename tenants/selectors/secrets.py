@@ -10,7 +10,9 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from core.errors import NotFound
 from tenants.models import Membership, Secret, Tenant
-from tenants.rbac import TENANT_WIDE_ROLES
+
+# System roles that see every secret of their tenant, whatever their team.
+TENANT_WIDE_ROLES = ("owner", "admin")
 
 
 @dataclass(frozen=True)
