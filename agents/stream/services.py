@@ -148,6 +148,11 @@ class OpenStream:
     # The ids (as strings) of the agents the caller saw at connect; None: they see every agent.
     visible_agents: frozenset[str] | None
 
+    def key_expired(self) -> bool:
+        """Opened with an API key whose expiry has passed since (checked at each heartbeat)."""
+        key = self.access.api_key
+        return key is not None and key.expires_at is not None and key.expires_at <= timezone.now()
+
 
 def stream_open(
     *,

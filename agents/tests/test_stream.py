@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from accounts.models import ApiKey
 from accounts.tests.test_api_keys import make_key, with_key
 from agents.models import StreamTicket, WebsocketConnection
 from agents.services import agent_share
@@ -295,6 +296,34 @@ def test_consumer__api_key_without_origin__connects_and_is_recorded(tenant, owne
     assert got == [{"type": "task.status", "data": {"task_id": "T"}}]
     (closed,) = connections()
     assert closed.disconnected_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_consumer__api_key_expires_while_open__closed_4403_at_the_next_heartbeat(tenant, owner, monkeypatch):
+    api_key, raw = make_key(tenant, owner, scopes=["agents:read"])
+    ticket = issue(with_key(raw), tenant)["ticket"]
+    monkeypatch.setattr(TenantEventsConsumer, "heartbeat_seconds", 0.2)
+
+    def expire() -> None:
+        with platform_bypass(reason="test", log=False):
+            ApiKey.objects.filter(pk=api_key.pk).update(expires_at=timezone.now() + timedelta(seconds=1))
+
+    async def scenario() -> tuple[bool, Any]:
+        ws = communicator(tenant, ticket, origin=None)
+        assert (await ws.connect())[0]
+        # Beats while the key is good: still open; then it expires and the next beat closes.
+        still_open = await ws.receive_nothing(0.5)
+        closed = await ws.receive_output(3)
+        await asyncio.sleep(0.3)  # the close is recorded after it is sent
+        return still_open, closed
+
+    # The consumer reads the key (and its expiry) at connect: a second from now.
+    expire()
+    still_open, closed = run(scenario)
+    assert still_open is True
+    assert closed == {"type": "websocket.close", "code": 4403}
+    (row,) = connections()
+    assert (row.close_code, row.disconnected_at is not None) == (4403, True)
 
 
 @pytest.mark.django_db(transaction=True)
