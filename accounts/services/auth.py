@@ -173,6 +173,7 @@ def _revoke(session: UserSession, *, reason: str, actor: User | None, severity: 
     session.revoked_at = timezone.now()
     session.revoke_reason = reason
     session.save(update_fields=["revoked_at", "revoke_reason"])
+    stream.refresh_user(session.user_id)  # live streams opened with it close, on commit
     audit_record(
         action="auth.session_revoked",
         target=session.user,
@@ -200,6 +201,7 @@ def sessions_revoke_all(
         qs = qs.exclude(pk=keep.pk)
     count = qs.update(revoked_at=timezone.now(), revoke_reason=reason)
     if count:
+        stream.refresh_user(user.pk)  # live streams opened with them close, on commit
         audit_record(
             action="auth.sessions_revoked",
             target=user,

@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import request_session
 from agents.models import WebsocketConnection
 from agents.stream import services
 from core.api import TenantScopedApi
@@ -44,7 +45,10 @@ class StreamTicketApi(TenantScopedApi):
     @extend_schema(request=None, responses={201: StreamTicketOutput}, operation_id="stream_ticket")
     def post(self, request: Request, tenant_id: Any) -> Response:
         ticket, expires_at = services.ticket_issue(
-            access=self.access, client_ip=client_ip(request), origin=request.headers.get("Origin", "")
+            access=self.access,
+            client_ip=client_ip(request),
+            origin=request.headers.get("Origin", ""),
+            user_session=request_session(request),
         )
         body = {"ticket": ticket, "expires_at": expires_at, "url": stream_url(request, tenant_id)}
         return Response(StreamTicketOutput(body).data, status=status.HTTP_201_CREATED)

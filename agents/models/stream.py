@@ -23,6 +23,11 @@ class StreamTicket(TenantScopedModel):
     api_key = models.ForeignKey(
         "accounts.ApiKey", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # The sign-in (console or JWT) it was asked with; none for an API key. The stream lives no
+    # longer than it: a revoked or expired session closes the socket.
+    user_session = models.ForeignKey(
+        "accounts.UserSession", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     # The browser's Origin when it asked ("" from a script): the websocket must come from it.
     origin = models.CharField(max_length=255, blank=True)
@@ -45,6 +50,9 @@ class WebsocketConnection(TenantScopedModel):
     )
     api_key = models.ForeignKey(
         "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    user_session = models.ForeignKey(
+        "accounts.UserSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     channel_name = models.CharField(max_length=200)
     stream = models.CharField(max_length=32, default="events")

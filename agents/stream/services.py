@@ -1,8 +1,9 @@
 """The live stream's writes: tickets (issue, redeem once) and websocket connection records.
 
 A ticket is 32 random bytes (URL-safe text) given to a caller who passed the tenant gate with
-`agents:read`; only its SHA-256 is stored, with the caller (user, API key), the client address
-and the browser's Origin it was asked from, for `QM_STREAM_TICKET_SECONDS` (60 s). The websocket
+`agents:read`; only its SHA-256 is stored, with the caller (user, API key or the sign-in: the
+console's session or a JWT's), the client address and the browser's Origin it was asked from,
+for `QM_STREAM_TICKET_SECONDS` (60 s). The websocket
 presents it once: redeeming is one `DELETE ... RETURNING` under the tenant's row-level security,
 so of any number of concurrent attempts exactly one gets the row, and a ticket of another tenant
 is not even visible. Then the gate is asked again, as the API would (`tenants.gate.tenant_access`),
@@ -10,7 +11,8 @@ so a member removed or a key revoked since the ticket was issued is refused.
 The connection keeps what the gate found and the agents the caller sees (visible_agent_ids), so
 the consumer forwards an agent's events only to those who may see it (agent_visible for one
 agent met later). When that changes (core.stream.refresh: a share, a team, a role, a key
-revoked, a lock), stream_refresh asks the gate again for the same user and key, as at connect.
+revoked, a lock, a sign-in ended), stream_refresh asks the gate again for the same user, key
+and sign-in, as at connect.
 
 No audit entry per ticket or connection: like usage charges, these high-volume rows are their
 own record (the connections table is what operators read).
@@ -31,7 +33,7 @@ from django.db import connection, transaction
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, User, UserSession
 from agents.models import Agent, StreamTicket, WebsocketConnection
 from agents.selectors import agent_visibility, sees_every_agent
 from core.access import TenantAccess
@@ -86,8 +88,12 @@ def origin_allowed(origin: str) -> bool:
 
 
 @transaction.atomic
-def ticket_issue(*, access: TenantAccess, client_ip: str | None, origin: str) -> tuple[str, datetime]:
-    """A new single-use ticket for this caller in this tenant, and when it expires."""
+def ticket_issue(
+    *, access: TenantAccess, client_ip: str | None, origin: str, user_session: UserSession | None = None
+) -> tuple[str, datetime]:
+    """A new single-use ticket for this caller in this tenant, and when it expires. `user_session`:
+    the sign-in the caller came with (the console's or a JWT's; None for an API key): the stream
+    then ends with it."""
     if origin and not origin_allowed(origin):
         raise PermissionDeniedError("This page's origin may not open the stream.", code="origin_not_allowed")
     now = timezone.now()
@@ -100,6 +106,7 @@ def ticket_issue(*, access: TenantAccess, client_ip: str | None, origin: str) ->
         digest=_digest(ticket),
         user=access.user,
         api_key=access.api_key,
+        user_session=user_session if access.api_key is None else None,
         client_ip=client_ip,
         origin=origin_of(origin) if origin else "",
         expires_at=expires_at,
@@ -111,6 +118,7 @@ def ticket_issue(*, access: TenantAccess, client_ip: str | None, origin: str) ->
 class Redeemed:
     user_id: uuid.UUID
     api_key_id: uuid.UUID | None
+    user_session_id: uuid.UUID | None
     client_ip: str | None
     origin: str
     expires_at: datetime
@@ -124,7 +132,7 @@ def ticket_redeem(*, tenant_id: uuid.UUID | str, ticket: str) -> Redeemed | None
         # Under RLS (app.tenant_id = this tenant): another tenant's ticket is not found.
         cursor.execute(
             "DELETE FROM agents_streamticket WHERE digest = %s AND tenant_id = %s"
-            " RETURNING user_id, api_key_id, host(client_ip), origin, expires_at",
+            " RETURNING user_id, api_key_id, user_session_id, host(client_ip), origin, expires_at",
             [_digest(ticket), str(tenant_id)],
         )
         row = cursor.fetchone()
@@ -147,6 +155,8 @@ class OpenStream:
     access: TenantAccess
     # The ids (as strings) of the agents the caller saw at connect; None: they see every agent.
     visible_agents: frozenset[str] | None
+    # The sign-in the ticket was asked with (None: an API key's stream); checked on each refresh.
+    user_session_id: uuid.UUID | None = None
 
     def key_expired(self) -> bool:
         """Opened with an API key whose expiry has passed since (checked at each heartbeat)."""
@@ -176,11 +186,17 @@ def stream_open(
     if redeemed.client_ip and client_ip and redeemed.client_ip != client_ip:
         raise StreamRefused("ticket_wrong_client")
     with transaction.atomic(), tenant_context(tenant_id):
-        access = _standing(tenant_id=tenant_id, user_id=redeemed.user_id, api_key_id=redeemed.api_key_id)
+        access = _standing(
+            tenant_id=tenant_id,
+            user_id=redeemed.user_id,
+            api_key_id=redeemed.api_key_id,
+            user_session_id=redeemed.user_session_id,
+        )
         row = WebsocketConnection.objects.create(
             tenant=access.tenant,
             user=access.user,
             api_key=access.api_key,
+            user_session_id=redeemed.user_session_id,
             channel_name=channel_name[:200],
             stream=EVENTS_STREAM,
             client_ip=client_ip,
@@ -193,27 +209,44 @@ def stream_open(
         user_id=access.user.pk,
         access=access,
         visible_agents=visible,
+        user_session_id=redeemed.user_session_id,
     )
 
 
 def stream_refresh(stream: OpenStream) -> OpenStream:
     """The same stream with its caller's standing and visible agents read again, as stream_open
     reads them (same user, same API key, no ticket); raise StreamRefused when the caller may no
-    longer stream (inactive, locked without a key, key unusable, no longer a member or without
-    agents:read, tenant suspended)."""
+    longer stream (inactive, locked without a key, key unusable, its sign-in ended, no longer a
+    member or without agents:read, tenant suspended)."""
     api_key_id = getattr(stream.access.api_key, "pk", None)
     with transaction.atomic(), tenant_context(stream.tenant_id):
-        access = _standing(tenant_id=stream.tenant_id, user_id=stream.user_id, api_key_id=api_key_id)
+        access = _standing(
+            tenant_id=stream.tenant_id,
+            user_id=stream.user_id,
+            api_key_id=api_key_id,
+            user_session_id=stream.user_session_id,
+        )
         visible = visible_agent_ids(access=access)
     return replace(stream, access=access, visible_agents=visible)
 
 
 def _standing(
-    *, tenant_id: uuid.UUID | str, user_id: uuid.UUID, api_key_id: uuid.UUID | None
+    *,
+    tenant_id: uuid.UUID | str,
+    user_id: uuid.UUID,
+    api_key_id: uuid.UUID | None,
+    user_session_id: uuid.UUID | None,
 ) -> TenantAccess:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise StreamRefused("user_inactive")
+    if (
+        user_session_id is not None
+        and not UserSession.objects.filter(
+            pk=user_session_id, user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).exists()
+    ):
+        raise StreamRefused("session_ended")  # signed out, revoked, or expired
     api_key: ApiKey | None = None
     if api_key_id is not None:
         api_key = ApiKey.objects.filter(pk=api_key_id).first()

@@ -31,7 +31,10 @@ def stream_ticket(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     """A single-use ticket for this page's websocket (JSON: ticket, url, expires_at)."""
     try:
         ticket, expires_at = stream_services.ticket_issue(
-            access=access, client_ip=client_ip(request), origin=request.headers.get("Origin", "")
+            access=access,
+            client_ip=client_ip(request),
+            origin=request.headers.get("Origin", ""),
+            user_session=getattr(request, "console_session", None),  # set by the page's guard
         )
     except DomainError as exc:
         return JsonResponse({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
