@@ -393,3 +393,6 @@ def test_catalogue_and_recipe_pages__link_to_the_ab_pages(staff: Client) -> None
     untested = RecipeFactory.create(cookbook=recipe.cookbook, name="untested")
     untested_page = f"/platform/catalogue/cookbooks/{recipe.cookbook_id}/recipes/new/?from={untested.pk}"
     assert "A/B results" not in _text(staff.get(untested_page))
+    cookbook = _text(staff.get(f"/platform/catalogue/cookbooks/{recipe.cookbook_id}/"))
+    assert cookbook.count("A/B results") == 1
+    assert f'href="{ROOT}{recipe.pk}/">A/B results' in cookbook

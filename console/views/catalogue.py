@@ -21,7 +21,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from agents import selectors, services
-from agents.models import AgentTemplate, Cookbook, Recipe, Skill, SkillStatus
+from agents.models import AbTestResult, AgentTemplate, Cookbook, Recipe, Skill, SkillStatus
 from console.access import refusal_page, render_page
 from console.forms import show_domain_error
 from console.forms_catalogue import CookbookForm, RecipeForm, SkillForm, SkillStatusForm, TemplateForm
@@ -179,7 +179,10 @@ def cookbook_new(request: HttpRequest, template_id: UUID) -> HttpResponse:
 def _cookbook_page(
     request: HttpRequest, cookbook: Cookbook, form: CookbookForm, *, status: int = 200
 ) -> HttpResponse:
-    recipes = list(selectors.recipe_list(cookbook=cookbook, published_only=False))
+    results = AbTestResult.objects.filter(recipe=OuterRef("pk"))
+    recipes = list(
+        selectors.recipe_list(cookbook=cookbook, published_only=False).annotate(has_ab=Exists(results))
+    )
     return _page(request, COOKBOOK, status, cookbook=cookbook, form=form, recipes=recipes)
 
 
