@@ -22,6 +22,7 @@ from agents.models import (
 )
 from agents.selectors import AGENT_OBJECT_PERMISSIONS, agent_count
 from agents.services.common import advisory_lock, save_unique, snapshot
+from agents.services.shares import agent_shares_remove_for_agent
 from agents.stream import events
 from audit.models import Severity
 from audit.services import audit_record, changes
@@ -213,13 +214,15 @@ def agent_delete(*, agent: Agent, actor: User | None) -> None:
     # head; taken in the other order, a delete and a concurrent create or transition deadlock.
     agent_id = agent.pk
     agent.delete()
+    # Guardian's rows name the agent by its id as text, with no foreign key to cascade.
+    shares_removed = agent_shares_remove_for_agent(agent_id=agent_id)
     audit_record(
         action="agent.deleted",
         tenant=agent.tenant_id,
         target=agent,
         target_id=agent_id,
         severity=Severity.WARNING,
-        details={"name": agent.name, "status": agent.status},
+        details={"name": agent.name, "status": agent.status, "shares_removed": shares_removed},
         actor=actor,
     )
     agent_changed.send(tenant_id=agent.tenant_id)

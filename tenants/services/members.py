@@ -17,7 +17,7 @@ from audit.services import audit_record, changes
 from core import clock, stream
 from core.errors import Conflict, InvalidInput, PermissionDeniedError, full_clean_or_invalid
 from tenants import selectors
-from tenants.hooks import people_changed
+from tenants.hooks import member_removed, people_changed
 from tenants.models import Invite, InviteStatus, Membership, Team, Tenant
 from tenants.services.common import save_unique, snapshot
 
@@ -194,6 +194,9 @@ def member_remove(*, membership: Membership, actor: User) -> None:
         actor=actor,
     )
     membership.delete()
+    # What higher layers gave them in this tenant goes with them (agents: their shares), so it
+    # does not come back if they are added again.
+    member_removed.send(tenant_id=tenant.pk, user_id=membership.user_id, actor=actor)
     # Their open websockets on this tenant's live stream close once this commits.
     stream.disconnect(
         tenant.pk, user_id=membership.user_id, code=stream.CLOSE_REMOVED, reason="member_removed"
