@@ -29,7 +29,8 @@ from audit.services import audit_record, changes
 from billing.selectors import agent_has_billing_records
 from billing.services import agent_slot_check
 from core import stream
-from core.errors import Conflict, LimitExceeded, full_clean_or_invalid
+from core.errors import Conflict, InvalidInput, LimitExceeded, NotFound, full_clean_or_invalid
+from tenants.models import Membership
 
 AGENT_FIELDS = [
     "name",
@@ -235,6 +236,17 @@ def agent_share(*, agent: Agent, actor: User | None, user: User, permissions: li
     unknown = sorted(set(permissions) - set(AGENT_OBJECT_PERMISSIONS))
     if unknown:
         raise Conflict(f"Unknown agent permissions: {', '.join(unknown)}.", code="unknown_permission")
+    # The agent, then the membership, locked: a concurrent delete of the agent or removal of the
+    # member (whose shares go with them) either waits for this share and removes it, or goes
+    # first and this one finds nothing to share.
+    if not Agent.objects.select_for_update().filter(pk=agent.pk).exists():
+        raise NotFound()
+    if not Membership.objects.select_for_update().filter(tenant_id=agent.tenant_id, user=user).exists():
+        raise InvalidInput(
+            "Not a member of this tenant.",
+            code="not_a_member",
+            errors={"user_id": ["Not a member of this tenant."]},
+        )
     for codename in AGENT_OBJECT_PERMISSIONS:
         if codename in permissions:
             assign_perm(f"agents.{codename}", user, agent)

@@ -222,3 +222,32 @@ def test_agent_delete__refused__rows_stay(tenant, owner):
     assert len(_rows(user)) == 2
     with platform_bypass(reason="test", log=False):
         assert AgentSession.objects.filter(agent_id=agent.pk).exists()
+
+
+def test_agent_share__not_a_member_or_agent_gone__refused_nothing_granted(tenant: Any) -> None:
+    """The share locks the agent and the membership (FOR UPDATE), so it cannot land after a
+    concurrent removal or delete has cleaned up: it waits, or finds nothing to share."""
+    from accounts.tests.factories import UserFactory
+    from core.errors import InvalidInput, NotFound
+
+    owner = member(tenant, "owner")
+    agent = AgentFactory.create(tenant=tenant)
+    outsider = UserFactory.create()
+    with pytest.raises(InvalidInput) as refused:
+        _share(agent, outsider, owner)
+    assert refused.value.code == "not_a_member"
+    assert _rows(outsider) == set()
+
+    teammate = member(tenant, "member")
+    with tenant_context(tenant, user=owner), CaptureQueriesContext(connection) as queries:
+        agent_share(agent=agent, actor=owner, user=teammate, permissions=["view_agent"])
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert [("agents_agent" in sql, "tenants_membership" in sql) for sql in locks[:2]] == [
+        (True, False),
+        (False, True),
+    ]
+    with tenant_context(tenant, user=owner):
+        agent_delete(agent=agent, actor=owner)
+        with pytest.raises(NotFound):
+            agent_share(agent=agent, actor=owner, user=teammate, permissions=["view_agent"])
+    assert _rows(teammate) == set()
