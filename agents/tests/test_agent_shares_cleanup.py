@@ -251,3 +251,34 @@ def test_agent_share__not_a_member_or_agent_gone__refused_nothing_granted(tenant
         with pytest.raises(NotFound):
             agent_share(agent=agent, actor=owner, user=teammate, permissions=["view_agent"])
     assert _rows(teammate) == set()
+
+
+def test_migration_0008__orphan_shares_of_before__pruned_the_rest_kept(tenant: Any) -> None:
+    """Shares left by removals and deletes made before the clean-up existed (made here by going
+    round the services) are deleted by the data migration; live ones stay."""
+    import importlib
+
+    from django.db import connection as conn
+
+    migration = importlib.import_module("agents.migrations.0008_prune_orphan_shares")
+    owner = member(tenant, "owner")
+    stays, leaves = member(tenant, "member"), member(tenant, "member")
+    kept, gone = AgentFactory.create(tenant=tenant), AgentFactory.create(tenant=tenant)
+    group = Group.objects.create(name="ops")
+    for user in (stays, leaves):
+        _share(kept, user, owner)
+    _share(gone, stays, owner)
+    with tenant_context(tenant, user=owner):
+        assign_perm("agents.view_agent", group, gone)
+        assign_perm("agents.view_agent", group, kept)
+    with platform_bypass(reason="test: as before the clean-up", log=False):
+        Membership.objects.filter(tenant=tenant, user=leaves).delete()
+        Agent.objects.filter(pk=gone.pk).delete()
+
+    with conn.schema_editor() as editor:
+        migration.prune(None, editor)
+
+    assert _rows(stays) == {(str(kept.pk), "view_agent"), (str(kept.pk), "run_agent")}
+    assert _rows(leaves) == set()
+    groups = GroupObjectPermission.objects.filter(group=group).values_list("object_pk", flat=True)
+    assert list(groups) == [str(kept.pk)]
