@@ -200,15 +200,18 @@ class TenantEventsConsumer(AsyncWebsocketConsumer):
                 stream = self.stream
                 if stream is None:
                     return
-                if stream.key_expired():
-                    # The API would refuse the key now: so does the stream, within a beat.
-                    logger.info("stream: closed, its API key expired (%s)", stream.tenant_id)
+                ended = "its API key expired" if stream.key_expired() else ""
+                if not ended:
+                    try:
+                        if not await database_sync_to_async(services.connection_touch)(
+                            tenant_id=stream.tenant_id, connection_id=stream.connection_id
+                        ):
+                            ended = "its sign-in ended"
+                    except Exception:  # the database is away: try again next beat
+                        logger.warning("stream: could not record a heartbeat", exc_info=True)
+                if ended:
+                    # The API would refuse the caller now: so does the stream, within a beat.
+                    logger.info("stream: closed, %s (%s)", ended, stream.tenant_id)
                     self._heartbeat = None  # this task: the close below must not cancel it
                     await self._close(CLOSE_REMOVED)
                     return
-                try:
-                    await database_sync_to_async(services.connection_touch)(
-                        tenant_id=stream.tenant_id, connection_id=stream.connection_id
-                    )
-                except Exception:  # the database is away: try again next beat
-                    logger.warning("stream: could not record a heartbeat", exc_info=True)

@@ -292,12 +292,25 @@ def agent_visible(*, access: TenantAccess, agent_id: str) -> bool:
         return Agent.objects.filter(tenant=access.tenant.pk, pk=pk).filter(agent_visibility(access)).exists()
 
 
-def connection_touch(*, tenant_id: uuid.UUID | str, connection_id: uuid.UUID) -> None:
-    """The connection is still open: last_seen_at = now (the consumer calls it once a minute)."""
-    with tenant_context(tenant_id):
-        WebsocketConnection.objects.filter(pk=connection_id, disconnected_at__isnull=True).update(
-            last_seen_at=timezone.now()
-        )
+# The heartbeat's one statement: last_seen_at moves, and the answer says whether the sign-in the
+# stream was opened with (if any) still stands. A session's expiry is not pushed as a revocation
+# is (core.stream.refresh_user): it is found here, within a beat.
+_TOUCH_SQL = """
+UPDATE agents_websocketconnection c SET last_seen_at = %(now)s
+ WHERE c.id = %(id)s AND c.tenant_id = %(tenant)s AND c.disconnected_at IS NULL
+RETURNING c.user_session_id IS NULL OR EXISTS (
+    SELECT 1 FROM accounts_usersession s
+     WHERE s.id = c.user_session_id AND s.revoked_at IS NULL AND s.expires_at > %(now)s)
+"""
+
+
+def connection_touch(*, tenant_id: uuid.UUID | str, connection_id: uuid.UUID) -> bool:
+    """The connection is still open: last_seen_at = now (the consumer calls it once a minute).
+    False when the sign-in it was opened with has ended (expired or revoked): close it."""
+    with transaction.atomic(), tenant_context(tenant_id), connection.cursor() as cursor:
+        cursor.execute(_TOUCH_SQL, {"now": timezone.now(), "id": connection_id, "tenant": str(tenant_id)})
+        row = cursor.fetchone()
+    return row is None or bool(row[0])
 
 
 def connection_close(*, tenant_id: uuid.UUID | str, connection_id: uuid.UUID, code: int | None) -> None:

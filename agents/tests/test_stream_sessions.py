@@ -98,3 +98,34 @@ def test_stream__console_ticket__bound_to_the_console_session(tenant: Any) -> No
     (ticket,) = _rows(StreamTicket)
     session = UserSession.objects.get(user=owner, revoked_at__isnull=True)
     assert ticket.user_session_id == session.pk
+
+
+def test_stream__session_expires_while_open__closed_4403_at_the_next_heartbeat(
+    tenant: Any, monkeypatch: Any
+) -> None:
+    from django.utils import timezone
+
+    from agents.stream.consumer import TenantEventsConsumer
+
+    owner = member(tenant, "owner")
+    client, session = _jwt(owner)
+    ticket = issue(client, tenant)["ticket"]
+    monkeypatch.setattr(TenantEventsConsumer, "heartbeat_seconds", 0.2)
+
+    def expire() -> None:  # no revocation, so nothing is pushed: the heartbeat finds it
+        UserSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
+
+    async def scenario() -> tuple[bool, Any]:
+        ws = communicator(tenant, ticket)
+        assert (await ws.connect())[0]
+        beating = await ws.receive_nothing(0.5)  # beats while the session stands
+        await sync_to_async(expire)()
+        closed = await ws.receive_output(3)
+        await asyncio.sleep(0.3)
+        return beating, closed
+
+    beating, closed = run(scenario)
+    assert beating is True
+    assert closed == {"type": "websocket.close", "code": 4403}
+    (row,) = _rows(WebsocketConnection)
+    assert (row.close_code, row.last_seen_at > row.connected_at) == (4403, True)
