@@ -26,6 +26,20 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Every test starts with an empty cache: rate-limit windows, once-a-minute markers, cached
+    settings and last-use stamps, whatever ran before it. Under test the cache is local memory
+    (config/settings.py), one per process, so clearing it touches no other xdist worker; tests
+    of the real Redis make their own."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    assert isinstance(cache, LocMemCache), "tests clear the cache: it must be the in-process one"
+    cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _flush_past_insert_only_triggers() -> None:
     """Transactional tests end with a TRUNCATE of every table (Django's flush). The insert-only

@@ -20,7 +20,6 @@ from accounts.tests.test_api_keys import (
     audit_entries,
     keys_url,
     make_key,
-    private_cache,
     stored,
     with_key,
 )
@@ -38,11 +37,6 @@ def teams_url(tenant: Tenant, *rest: str) -> str:
 def _error(response: Any, status: int, code: str) -> None:
     assert response.status_code == status, f"{response.status_code} {response.content[:400]!r}"
     assert response.json()["code"] == code, response.json()
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any) -> None:
-    private_cache(settings)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -65,22 +64,6 @@ def role_member(tenant: Tenant, permissions: list[str], rank: int = 25) -> Any:
     """A member of `tenant` holding exactly `permissions` (a custom role)."""
     role = RoleFactory.create(tenant=tenant, permissions=permissions, rank=rank)
     return MembershipFactory.create(tenant=tenant, role=role).user
-
-
-def private_cache(settings: Any) -> None:
-    """A local-memory cache of this test's own: rate-limit windows and last-use markers start
-    empty, without flushing a cache (perhaps a shared Redis, with REDIS_URL set) that others use."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"api-key-tests-{uuid.uuid4().hex}",
-        }
-    }
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any) -> None:
-    private_cache(settings)
 
 
 # --- Create ------------------------------------------------------------------------------------

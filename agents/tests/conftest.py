@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -8,17 +7,6 @@ import pytest
 from billing.tests.factories import create_test_price, fund, make_subscription
 from billing.tests.test_concurrency import reseed
 from tenants.tests.factories import TeamFactory, member
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any) -> None:
-    """Rate limits and cached settings in a cache of this test's own."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"agents-tests-{uuid.uuid4().hex}",
-        }
-    }
 
 
 @pytest.fixture(autouse=True)

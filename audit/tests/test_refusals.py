@@ -20,18 +20,6 @@ from tenants.tests.factories import TenantFactory, member
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any) -> None:
-    # The once-a-minute gate lives in the cache: a private one, so that clearing it (the next
-    # minute) touches nobody else's.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"audit-refusals-{uuid.uuid4().hex}",
-        }
-    }
-
-
 def _next_minute() -> None:
     """What a minute's wait does to the gate: the process's memory and the cache forget."""
     gates._last.clear()

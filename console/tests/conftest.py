@@ -4,7 +4,6 @@ signs in through the real sign-in page, TOTP codes from the enrolled seed."""
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -39,17 +38,6 @@ def enrol(user: Any) -> list[str]:
 def sign_in(client: Client, user: Any, *, password: str = TEST_PASSWORD, **extra: Any) -> Any:
     """Post the sign-in form as a browser would; returns the answer."""
     return client.post("/signin/", {"email": user.email, "password": password, **extra})
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any) -> None:
-    """Rate limits and configuration stamps in a cache of this test's own."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"console-tests-{uuid.uuid4().hex}",
-        }
-    }
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ segment's members page are recorded as the API's reads are; a refused page is re
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -16,16 +15,6 @@ from core.tenancy import platform_bypass
 from insights.tests.factories import make_recommendation
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(settings: Any) -> None:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"console-audited-reads-{uuid.uuid4().hex}",
-        }
-    }
 
 
 def audited(tenant: Any, action: str) -> list[AuditLogEntry]:
