@@ -66,29 +66,12 @@ def seed(out: Path) -> None:
     import django
 
     django.setup()
-    from accounts.models import User
-    from accounts.services.api_keys import api_key_create
     from agents import services as agents
+    from bench.seeding import bench_tenant
     from core.tenancy import tenant_context
-    from tenants.services import tenant_create
 
-    admin = User.objects.create(
-        email="bench-admin@example.com", platform_role="platform_admin", is_staff=True, is_superuser=True
-    )
-    owner = User(email="owner@bench.example")
-    owner.set_unusable_password()
-    owner.save()
-    tenant = tenant_create(actor=admin, owner=owner, name="Bench", slug="bench", admin_email=owner.email)
-    scopes = ["tasks:write", "tasks:read"]
+    tenant, owner, raw = bench_tenant(key_name="runtime", scopes=["tasks:write", "tasks:read"])
     with tenant_context(tenant):
-        _key, raw = api_key_create(
-            tenant=tenant,
-            actor=owner,
-            name="runtime",
-            scopes=scopes,
-            rate_limit_per_minute=100_000,
-            actor_permissions=frozenset(scopes),
-        )
         agent = agents.agent_create(
             tenant=tenant, actor=owner, data={"name": "Worker", "role": "engineering"}
         )

@@ -99,27 +99,10 @@ def seed(out: Path) -> None:
     django.setup()
     from django.db import connection, transaction
 
-    from accounts.models import User
-    from accounts.services.api_keys import api_key_create
-    from core.tenancy import platform_bypass, tenant_context
-    from tenants.services import tenant_create
+    from bench.seeding import bench_tenant
+    from core.tenancy import platform_bypass
 
-    admin = User.objects.create(
-        email="bench-admin@example.com", platform_role="platform_admin", is_staff=True, is_superuser=True
-    )
-    owner = User(email="owner@bench.example")
-    owner.set_unusable_password()
-    owner.save()
-    tenant = tenant_create(actor=admin, owner=owner, name="Bench", slug="bench", admin_email=owner.email)
-    with tenant_context(tenant):
-        _key, raw = api_key_create(
-            tenant=tenant,
-            actor=owner,
-            name="reader",
-            scopes=["audit:read"],
-            rate_limit_per_minute=100_000,
-            actor_permissions=frozenset(["audit:read"]),
-        )
+    tenant, _owner, raw = bench_tenant(key_name="reader", scopes=["audit:read"])
     with transaction.atomic(), platform_bypass(reason="benchmark seed", log=False), connection.cursor() as c:
         c.execute(
             f"""
