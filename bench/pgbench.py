@@ -110,7 +110,7 @@ def scripts(directory: Path) -> dict[str, Path]:
         {
             **common,
             "account": ":ctx_account_id::uuid",
-            "delta": f"-{DEBIT}",
+            "delta": f"(-{DEBIT})",  # parenthesised: the statement may negate it, and "--" starts a comment
             "count_held": "true",
             "entry": "gen_random_uuid()",
             "kind": "'usage'",
