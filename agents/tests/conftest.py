@@ -50,3 +50,20 @@ def viewer(tenant: Any) -> Any:
 def teammate(tenant: Any, team: Any) -> Any:
     """A plain member of `team`."""
     return member(tenant, "member", team=team)
+
+
+@pytest.fixture
+def checks(monkeypatch: Any) -> list[str]:
+    """The agent ids the stream's consumers re-check (agents.stream.services.agent_visible: one
+    query each), in order."""
+    from agents.stream import services
+
+    asked: list[str] = []
+    real = services.agent_visible
+
+    def spy(*, access: Any, agent_id: str) -> bool:
+        asked.append(agent_id)
+        return real(access=access, agent_id=agent_id)
+
+    monkeypatch.setattr(services, "agent_visible", spy)
+    return asked

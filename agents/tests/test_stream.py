@@ -384,20 +384,6 @@ def test_consumer__tenant_suspended__every_socket_closed_and_no_new_one(
 # --- Agent visibility on the stream ----------------------------------------------------------------
 
 
-@pytest.fixture
-def checks(monkeypatch: Any) -> list[str]:
-    """The agent ids the consumers re-check (services.agent_visible: one query each)."""
-    asked: list[str] = []
-    real = services.agent_visible
-
-    def spy(*, access: Any, agent_id: str) -> bool:
-        asked.append(agent_id)
-        return real(access=access, agent_id=agent_id)
-
-    monkeypatch.setattr(services, "agent_visible", spy)
-    return asked
-
-
 def agents_of_two_teams(tenant: Any, team: Any) -> tuple[Any, Any]:
     return AgentFactory.create(tenant=tenant, team=team), AgentFactory.create(tenant=tenant)
 

@@ -126,17 +126,9 @@ def test_share_revoked__that_agents_events_stop_at_once_the_teams_still_come(
 
 @pytest.mark.django_db(transaction=True)
 def test_share_granted_through_the_api__arrives_at_once_without_a_recheck(
-    tenant, owner, teammate, team, as_user, monkeypatch
+    tenant, owner, teammate, team, as_user, checks
 ):
     ours, theirs = AgentFactory.create(tenant=tenant, team=team), AgentFactory.create(tenant=tenant)
-    asked: list[str] = []
-    real = services.agent_visible
-
-    def spy(*, access: Any, agent_id: str) -> bool:
-        asked.append(agent_id)
-        return real(access=access, agent_id=agent_id)
-
-    monkeypatch.setattr(services, "agent_visible", spy)
 
     def share() -> None:
         response = as_user(owner).post(
@@ -149,7 +141,7 @@ def test_share_granted_through_the_api__arrives_at_once_without_a_recheck(
     got = watch({"m": browser(as_user(teammate), tenant)}, {"ours": ours, "theirs": theirs}, share)
     assert got["m"] == (["ours"], ["ours", "theirs"])
     # Asked about once before the share (a "no", kept 60 s); after it the refreshed set has it.
-    assert asked == [str(theirs.pk)]
+    assert checks == [str(theirs.pk)]
 
 
 # --- Members: team and role --------------------------------------------------------------------------
