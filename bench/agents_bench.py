@@ -37,7 +37,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,7 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import loadgen, pgbench, servers
-from bench.billing_bench import bench_url, drop_database, recreate_database, refuse_if_in_use, server_env
+from bench.billing_bench import bench_url, drop_database, server_env
+from bench.seeding import fresh_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "quartermaster_bench_agents"
@@ -398,20 +398,13 @@ def main() -> None:
     url = bench_url(app_url, args.database)
     env = server_env(url)
     work = Path(tempfile.mkdtemp(prefix="qm-bench-agents-"))
-    seeded = work / "seed.json"
     print(
         f"agents benchmark: {os.cpu_count()} CPUs, database {args.database}, gunicorn {args.workers} workers"
     )
     print(f"creating {args.database}, migrating, seeding ...", flush=True)
-    refuse_if_in_use(app_url, args.database)
-    recreate_database(app_url, args.database)
-    subprocess.run(  # our own command
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=BASE_DIR, check=True
+    made = fresh_database(
+        app_url=app_url, database=args.database, env=env, module="bench.agents_bench", work=work
     )
-    subprocess.run(  # our own command
-        [sys.executable, "-m", "bench.agents_bench", "seed", str(seeded)], env=env, cwd=BASE_DIR, check=True
-    )
-    made = json.loads(seeded.read_text())
     tenant, agent, key = made["tenant"], made["agent"], made["key"]
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"

@@ -29,7 +29,6 @@ import base64
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.billing_bench import bench_url, drop_database, recreate_database, refuse_if_in_use, server_env
+from bench.billing_bench import bench_url, drop_database, server_env
+from bench.seeding import fresh_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "quartermaster_bench_insights"
@@ -320,18 +320,11 @@ def main() -> None:
     url = bench_url(app_url, args.database)
     env = server_env(url)
     work = Path(tempfile.mkdtemp(prefix="qm-bench-insights-"))
-    seeded = work / "seed.json"
     print(f"insights benchmark: {os.cpu_count()} CPUs, database {args.database}")
     print(f"creating {args.database}, migrating, seeding ...", flush=True)
-    refuse_if_in_use(app_url, args.database)
-    recreate_database(app_url, args.database)
-    subprocess.run(  # our own command
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=BASE_DIR, check=True
+    made = fresh_database(
+        app_url=app_url, database=args.database, env=env, module="bench.insights_bench", work=work
     )
-    subprocess.run(  # our own command
-        [sys.executable, "-m", "bench.insights_bench", "seed", str(seeded)], env=env, cwd=BASE_DIR, check=True
-    )
-    made = json.loads(seeded.read_text())
     os.environ.update(
         {k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_DEBUG", "LOG_LEVEL")}
     )
