@@ -1,7 +1,7 @@
-"""The demo's agents (issue 13): Northwind's and Hoshi's workforce, made from the seeded
+"""The demo's agents (issue 13): Acme's, Northwind's and Hoshi's workforce, made from the seeded
 catalogue through the agents app's services, as the console and the runtimes would.
 
-For each of the two tenants: agents of its teams (one team-less, for owners and admins only;
+For each tenant: agents of its teams (one team-less, for owners and admins only;
 one shared with a member of another team) from the catalogue's templates (one from scratch, with the
 tenant's model defaults) moved along the status machine to active, idle, paused and error; skills
 installed from the marketplace; a root session with a budget whose children (and a grandchild)
@@ -22,7 +22,7 @@ from django.apps import apps as django_apps
 from agents import services as agents
 from agents.models import Agent, AgentSession, AgentStatus, AgentTemplate, Recipe, Skill
 from billing.services import UsageEvent
-from console.demo.scenario import HOSHI, NORTHWIND, DemoScenario, Step
+from console.demo.scenario import ACME, HOSHI, NORTHWIND, DemoScenario, Step
 
 # The catalogue is a data migration's (agents 0002); a test database flushed by an earlier
 # transactional test has lost it, so the demo puts it back the same way (idempotent by slug).
@@ -41,6 +41,10 @@ class DemoAgent:
 
 
 WORKFORCE: dict[str, tuple[DemoAgent, ...]] = {
+    ACME: (
+        DemoAgent("Warehouse analyst", "", AgentStatus.ACTIVE, ("sql-analyst", "web-research"), team="Data"),
+        DemoAgent("Weekly digest", "support-triage", AgentStatus.IDLE, ("slack-digest",)),
+    ),
     NORTHWIND: (
         DemoAgent(
             "Release captain",
@@ -91,7 +95,7 @@ WORKFORCE: dict[str, tuple[DemoAgent, ...]] = {
     ),
 }
 # The runtime's API key each tenant's session usage is reported with.
-OPERATORS = {NORTHWIND: "agent-runtime-prod", HOSHI: "tokyo-runtime-1"}
+OPERATORS = {ACME: "analytics-runtime", NORTHWIND: "agent-runtime-prod", HOSHI: "tokyo-runtime-1"}
 
 
 def steps(s: DemoScenario) -> list[Step]:

@@ -138,7 +138,7 @@ def test_seed_demo__counts__each_kind_as_the_scenario_makes_it(seeded: Seeded) -
         "setting versions": 14,
         "feature flags": 8,
         "secrets": 6,
-        "agents": 8,
+        "agents": 10,
     }
     # Usage depends on the hour the seed runs (today holds what has happened so far).
     # Besides usage: each plan's opening grant (4) and the next month's (4: the tenants were made
@@ -157,7 +157,7 @@ def test_seed_demo__agents__every_status_skills_session_trees_and_a_queue_in_eve
     with platform_bypass(reason="test", log=False):
         statuses = {
             slug: sorted(Agent.objects.filter(tenant__slug=slug).values_list("status", flat=True))
-            for slug in ("northwind-robotics", "hoshi-logistics")
+            for slug in ("acme-analytics", "northwind-robotics", "hoshi-logistics")
         }
         from_templates = Agent.objects.filter(template__isnull=False).count()
         installed = SkillInstallation.objects.count()
@@ -180,28 +180,32 @@ def test_seed_demo__agents__every_status_skills_session_trees_and_a_queue_in_eve
         )
         tasks = {
             slug: sorted(AgentTask.objects.filter(tenant__slug=slug).values_list("status", flat=True))
-            for slug in ("northwind-robotics", "hoshi-logistics")
+            for slug in ("acme-analytics", "northwind-robotics", "hoshi-logistics")
         }
         running = list(AgentTask.objects.filter(status="running"))
 
     every = ["active", "error", "idle", "paused"]
-    assert statuses == {"northwind-robotics": every, "hoshi-logistics": every}
-    assert from_templates == 7  # Hoshi's route planner is made from scratch
-    assert installed == 9
+    assert statuses == {
+        "acme-analytics": ["active", "idle"],  # a Starter plan's two agents at work
+        "northwind-robotics": every,
+        "hoshi-logistics": every,
+    }
+    assert from_templates == 8  # Hoshi's route planner and Acme's analyst are made from scratch
+    assert installed == 12
     expected_tree = [(1, "failed"), (1, "running"), (2, "completed")]
-    assert trees == {"northwind-robotics": expected_tree, "hoshi-logistics": expected_tree}
-    assert len(sessions) == 8
+    assert trees == dict.fromkeys(("acme-analytics", "northwind-robotics", "hoshi-logistics"), expected_tree)
+    assert len(sessions) == 12
     # Each session's credits are its ledger entries (charged through billing), and no budget burst.
     assert set(ledger) == {session.pk for session in sessions}
     for session in sessions:
         assert session.credits_charged == -ledger[session.pk] > 0
-    assert len(budgets) == 2
+    assert len(budgets) == 3
     for budget, charged in budgets:
         assert budget is not None
         assert 0 < charged <= budget
     queue = ["cancelled", "completed", "failed", "pending", "pending", "running"]
-    assert tasks == {"northwind-robotics": queue, "hoshi-logistics": queue}
-    assert len(running) == 2
+    assert tasks == {"acme-analytics": queue, "northwind-robotics": queue, "hoshi-logistics": queue}
+    assert len(running) == 3
     for task in running:
         assert task.lease_expires_at is not None
         assert task.lease_expires_at > timezone.now()
