@@ -6,23 +6,19 @@ work, which then shows paused. Screenshots acceptance-agents-*.png."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.core.management import call_command
-from django.db import connection, transaction
 from django.db.models import Sum
-from django.test.utils import override_settings
 from playwright.sync_api import expect
 
 from accounts.models import User
 from agents.models import Agent, AgentSession
 from billing.models import CreditTransaction
+from console.tests.browser.demo import seed_demo
 from console.tests.conftest import totp_code
 from core.tenancy import platform_bypass
 from tenants.models import Tenant
@@ -32,17 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 GRETA = "greta.hansen@northwind.example"  # Northwind's owner, with an authenticator
 
 
-def _plans_and_prices() -> None:
-    seed = importlib.import_module("billing.migrations.0002_seed_plans_prices_accounts")
-    with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
-        seed.seed(apps, editor)
-
-
-def _logins(path: Path) -> dict[str, str]:
-    section = path.read_text().split("\nPeople\n", 1)[1].split("\n\n", 1)[0]
-    return {line.split()[0]: line.split()[1] for line in section.splitlines() if line.startswith("  ")}
-
-
 def _credits(text: str) -> Decimal:
     return Decimal(re.sub(r"[^\d.]", "", text))
 
@@ -50,10 +35,7 @@ def _credits(text: str) -> Decimal:
 def test_acceptance__demo_owner__agent_from_template_session_tree_costs_agent_paused(
     people: Any, tmp_path: Path
 ) -> None:
-    _plans_and_prices()
-    with override_settings(DATA_DIR=tmp_path):
-        call_command("seed_demo", quiet=True)
-    logins = _logins(tmp_path / "demo-logins.txt")
+    logins = seed_demo(tmp_path)
     with platform_bypass(reason="test", log=False):
         northwind = Tenant.objects.get(slug="northwind-robotics")
         greta_user = User.objects.get(email=GRETA)

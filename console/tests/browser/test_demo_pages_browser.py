@@ -6,42 +6,24 @@ platform page, each of them their own account pages; none fails, and none scroll
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.core.management import call_command
-from django.db import connection, transaction
-from django.test.utils import override_settings
 from django.urls import NoReverseMatch, reverse
 
 from console import nav
+from console.tests.browser.conftest import PHONE
+from console.tests.browser.demo import seed_demo
 
-PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 # Sub-pixel rounding and a scrollbar's gutter; a table or form that overflows is far wider.
 OVERFLOW_TOLERANCE = 2
 
 OWNER = "sam.carter@acme-analytics.example"
 VIEWER = "priya.nair@northwind.example"
-
-
-def _logins(path: Path) -> dict[str, str]:
-    """E-mail → password, from the logins file's "People" section."""
-    section = path.read_text().split("\nPeople\n", 1)[1].split("\n\n", 1)[0]
-    return {line.split()[0]: line.split()[1] for line in section.splitlines() if line.startswith("  ")}
-
-
-def _plans_and_prices() -> None:
-    """The plans and prices billing's data migration seeds: an earlier transactional test's flush
-    removed them (the system roles come back through the `system_roles` fixture)."""
-    seed = importlib.import_module("billing.migrations.0002_seed_plans_prices_accounts")
-    with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
-        seed.seed(apps, editor)
 
 
 def _built(sections: tuple[nav.Section, ...], **kwargs: Any) -> list[str]:
@@ -100,10 +82,7 @@ def _tenant_tabs(person: Any, tenant_name: str) -> list[str]:
 def test_demo_pages__owner_viewer_and_platform_admin__every_page_opens_with_data_and_fits_a_phone(
     people: Any, tmp_path: Path
 ) -> None:
-    _plans_and_prices()
-    with override_settings(DATA_DIR=tmp_path):
-        call_command("seed_demo", quiet=True)
-    logins = _logins(tmp_path / "demo-logins.txt")
+    logins = seed_demo(tmp_path)
     too_wide: dict[str, int] = {}
 
     visitor = people(viewport=PHONE)

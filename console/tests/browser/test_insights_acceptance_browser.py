@@ -7,7 +7,6 @@ roll-up) sees today's figures and charts on the analytics page. Screenshots acce
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from datetime import UTC, datetime
@@ -15,13 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.core.management import call_command
-from django.db import connection, transaction
-from django.test.utils import override_settings
 from playwright.sync_api import expect
 
 from audit.models import AuditLogEntry
+from console.tests.browser.demo import seed_demo
 from core.tenancy import platform_bypass
 from insights.models import Intervention, Recommendation
 from insights.tasks import refresh_recommendations, rollup_daily_analytics
@@ -35,24 +31,10 @@ def _staff_without_second_factor(settings: Any) -> None:
     settings.QM_STAFF_REQUIRE_2FA = False
 
 
-def _plans_and_prices() -> None:
-    seed = importlib.import_module("billing.migrations.0002_seed_plans_prices_accounts")
-    with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
-        seed.seed(apps, editor)
-
-
-def _logins(path: Path) -> dict[str, str]:
-    section = path.read_text().split("\nPeople\n", 1)[1].split("\n\n", 1)[0]
-    return {line.split()[0]: line.split()[1] for line in section.splitlines() if line.startswith("  ")}
-
-
 def test_acceptance__demo_admin__recommendation_accepted_reversed_audited_exported_analytics(
     people: Any, tmp_path: Path
 ) -> None:
-    _plans_and_prices()
-    with override_settings(DATA_DIR=tmp_path):
-        call_command("seed_demo", quiet=True)
-    logins = _logins(tmp_path / "demo-logins.txt")
+    logins = seed_demo(tmp_path)
     admin_email = next(email for email in logins if email.startswith("admin@"))
     # The demo leaves no recommendation open (its one is dismissed): the periodic refresh, as
     # `make run`'s worker runs it, finds what still holds.

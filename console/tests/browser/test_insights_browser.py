@@ -5,7 +5,6 @@ demo data (`seed_demo`); each page shot in .data/screenshots/ (insights-*.png)."
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from decimal import Decimal
@@ -13,16 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.apps import apps
-from django.core.management import call_command
-from django.db import connection, transaction
-from django.test.utils import override_settings
 from playwright.sync_api import expect
 
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from billing import services as billing
 from billing.tests.factories import create_test_price, fund, usage
 from console.tests.browser.conftest import PHONE
+from console.tests.browser.demo import seed_demo
 from core.tenancy import platform_bypass, tenant_context
 from insights import services
 from insights.models import Intervention
@@ -88,22 +84,8 @@ def test_recommendation__accepted_then_intervention_reversed__credits_granted_th
         assert Intervention.objects.get(tenant=tenant).reversed_by_id == staff.pk
 
 
-def _plans_and_prices() -> None:
-    seed = importlib.import_module("billing.migrations.0002_seed_plans_prices_accounts")
-    with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
-        seed.seed(apps, editor)
-
-
-def _logins(path: Path) -> dict[str, str]:
-    section = path.read_text().split("\nPeople\n", 1)[1].split("\n\n", 1)[0]
-    return {line.split()[0]: line.split()[1] for line in section.splitlines() if line.startswith("  ")}
-
-
 def test_analytics__demo_data__charts_drawn_for_tenant_and_platform(people: Any, tmp_path: Path) -> None:
-    _plans_and_prices()
-    with override_settings(DATA_DIR=tmp_path):
-        call_command("seed_demo", quiet=True)
-    logins = _logins(tmp_path / "demo-logins.txt")
+    logins = seed_demo(tmp_path)
     owner_email = "sam.carter@acme-analytics.example"  # the demo's owner without a second factor
 
     sam = people()
