@@ -32,6 +32,7 @@ from agents.models import (
     StreamTicket,
     WebsocketConnection,
 )
+from core.tenancy import platform_bypass
 from tenants.tests.factories import BypassFactory, TenantFactory
 
 RECIPE_YAML = """\
@@ -227,6 +228,20 @@ class AbResultFactory(factory.django.DjangoModelFactory[AbTestResult]):
     successes = 50
     period_start = datetime(2026, 11, 1, tzinfo=UTC)
     period_end = datetime(2026, 11, 8, tzinfo=UTC)
+
+
+def fill_queue(count: int) -> Any:
+    """A tenant's agent with `count` pending tasks (priorities 0-6), for the concurrent-claim
+    tests; the agent."""
+    agent = AgentFactory.create(tenant=TenantFactory.create())
+    with platform_bypass(reason="test: fill the queue", log=False):
+        AgentTask.objects.bulk_create(
+            [
+                AgentTask(tenant=agent.tenant, agent=agent, payload={"n": n}, priority=n % 7)
+                for n in range(count)
+            ]
+        )
+    return agent
 
 
 # --- One row of each table, for core/tests (RLS, the isolation harness) ---------------------------

@@ -18,7 +18,7 @@ from agents import services
 from agents.models import AgentTask, TaskStatus
 from agents.services.tasks import MAX_COMPLETE_BATCH, tasks_complete_batch
 from agents.stream import events
-from agents.tests.factories import AgentFactory, TaskFactory
+from agents.tests.factories import AgentFactory, TaskFactory, fill_queue
 from billing.tests.test_concurrency import in_threads
 from core.tenancy import platform_bypass, tenant_context
 from tenants.tests.factories import TenantFactory
@@ -58,15 +58,8 @@ def published(monkeypatch: Any) -> list[tuple[Any, str, dict[str, Any]]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_tasks_complete_batch__8_workers_x_500_tasks_claim_n__each_task_completed_exactly_once():
-    tenant = TenantFactory.create()
-    agent = AgentFactory.create(tenant=tenant)
-    with platform_bypass(reason="test: fill the queue", log=False):
-        AgentTask.objects.bulk_create(
-            [
-                AgentTask(tenant=tenant, agent=agent, payload={"n": n}, priority=n % 7)
-                for n in range(WORKERS * TASKS_PER_WORKER)
-            ]
-        )
+    agent = fill_queue(WORKERS * TASKS_PER_WORKER)
+    tenant = agent.tenant
 
     def work(i: int) -> list[Any]:
         done: list[Any] = []

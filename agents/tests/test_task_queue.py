@@ -16,7 +16,7 @@ from agents import services
 from agents.models import AgentTask, TaskStatus
 from agents.services.tasks import backoff_seconds
 from agents.tasks import expire_task_leases
-from agents.tests.factories import AgentFactory, TaskFactory
+from agents.tests.factories import AgentFactory, TaskFactory, fill_queue
 from billing.tests.test_concurrency import in_threads
 from config.celery import app
 from core.errors import Conflict
@@ -30,15 +30,8 @@ CLAIM_LIMIT = 25
 
 @pytest.mark.django_db(transaction=True)
 def test_task_claim__8_workers_x_500_tasks__each_task_run_exactly_once():
-    tenant = TenantFactory.create()
-    agent = AgentFactory.create(tenant=tenant)
-    with platform_bypass(reason="test: fill the queue", log=False):
-        AgentTask.objects.bulk_create(
-            [
-                AgentTask(tenant=tenant, agent=agent, payload={"n": n}, priority=n % 7)
-                for n in range(WORKERS * TASKS_PER_WORKER)
-            ]
-        )
+    agent = fill_queue(WORKERS * TASKS_PER_WORKER)
+    tenant = agent.tenant
 
     def work(i: int) -> list[Any]:
         done: list[Any] = []
