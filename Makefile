@@ -56,9 +56,8 @@ dev: $(RUN_STAMP)
 # The browser tests need Chromium: check-chromium installs Debian's package as root, or stops
 # naming it (never a silent skip). Two pytest-xdist workers, each with its own test database
 # (the suite took 17-21 min on one core of CI's two, 5 min on two); `make test XDIST=` runs it
-# in one process. Tests that open 20 or more connections at once share the xdist group
-# "many_connections", so two of them never run together.
-XDIST ?= -n 2 --dist loadgroup
+# in one process.
+XDIST ?= -n 2
 test: $(STAMP) check-chromium
 	$(WITH_DB) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 

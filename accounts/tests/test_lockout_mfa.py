@@ -106,7 +106,6 @@ def test_lockout__success_before_threshold__resets_the_count(api_client, user):
     assert login(api_client, user.email).status_code == 200
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_lockout__50_concurrent_wrong_passwords__never_more_than_the_threshold_checked():
     victim = UserFactory.create(email="victim@example.com")
@@ -378,7 +377,6 @@ def test_totp_disable__with_a_code__login_is_single_step_again(api_client, enrol
 # --- Races with one winner ----------------------------------------------------------------------
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_refresh__20_concurrent_refreshes_of_one_token__exactly_one_new_token():
     user = UserFactory.create()
@@ -394,7 +392,6 @@ def test_refresh__20_concurrent_refreshes_of_one_token__exactly_one_new_token():
     assert bearer(winners[0].json()["access"]).get("/api/v1/auth/me").status_code == 200
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_totp__one_code_sent_by_20_concurrent_logins__exactly_one_accepted():
     from accounts.services import mfa

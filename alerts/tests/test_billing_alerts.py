@@ -40,7 +40,6 @@ def test_low_balance__crossing_rearm_crossing__two_alerts_first_resolved(tenant:
     assert [a.status for a in alerts] == [AlertStatus.RESOLVED, AlertStatus.OPEN]
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_low_balance__20_concurrent_charges_cross__exactly_one_alert(hot_tenant: Any) -> None:  # noqa: F811
     tenant = hot_tenant

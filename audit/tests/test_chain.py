@@ -238,7 +238,6 @@ def _in_thread(target: Any, *args: Any) -> threading.Thread:
     return thread
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_audit_append__twenty_threads_one_tenant__one_unbroken_chain():
     tenant = TenantFactory.create()

@@ -113,7 +113,6 @@ def reseed() -> None:
         billing.seed(apps, editor)
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_charges__50_threads_x_200_of_1_on_5000__exactly_5000_succeed_balance_0_never_negative(hot_tenant):
     fund(hot_tenant, 5000)
@@ -198,7 +197,6 @@ def test_charges_over_http__10_clients_x_30__exactly_the_balance_spent_no_5xx(ho
     verify_ledger_ok()
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_duplicates__1000_keys_sent_5_times_concurrently__1000_entries_identical_answers(hot_tenant):
     fund(hot_tenant, 5000)
@@ -235,7 +233,6 @@ def test_duplicates__1000_keys_sent_5_times_concurrently__1000_entries_identical
     verify_ledger_ok()
 
 
-@pytest.mark.xdist_group("many_connections")  # 20+ connections at once: never beside another such test
 @pytest.mark.django_db(transaction=True)
 def test_holds__20_concurrent_where_the_balance_covers_5__exactly_5_admitted(hot_tenant):
     fund(hot_tenant, 5)
